@@ -1,0 +1,78 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	pullerrors "github.com/pullengine/pullengine/errors"
+	"go.podman.io/image/v5/copy"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/signature"
+	istorage "go.podman.io/image/v5/storage"
+	"go.podman.io/image/v5/types"
+	"go.podman.io/storage"
+)
+
+// copyToStore copies src into the store under dest (a name, or "@<id>"),
+// retrying transient failures, and returns the image the copy created,
+// found by the ID the copy reported (never by name: another process may
+// have moved the name meanwhile) and the digest of the manifest copied.
+func (e *Engine) copyToStore(ctx context.Context, sys *sysContext, src types.ImageReference, dest string, o *PullOptions) (*storage.Image, digest.Digest, error) {
+	destRef, err := istorage.Transport.ParseStoreReference(e.store, dest)
+	if err != nil {
+		return nil, "", invalidReference(dest, err)
+	}
+	var manifestBytes []byte
+	var resolved types.ImageReference
+	err = e.retry(ctx, o, func() error {
+		var err error
+		manifestBytes, resolved, err = e.copyOnce(ctx, sys, src, destRef)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if resolved == nil {
+		return nil, "", fmt.Errorf("internal error: the copy to %s reported no image", dest)
+	}
+	_, img, err := istorage.ResolveReference(resolved)
+	if err != nil {
+		return nil, "", fmt.Errorf("finding the image just copied to %s: %w", dest, pullerrors.Wrap(pullerrors.Storage, err))
+	}
+	d, err := manifest.Digest(manifestBytes)
+	if err != nil {
+		return nil, "", fmt.Errorf("digesting the manifest copied to %s: %w", dest, err)
+	}
+	return img, d, nil
+}
+
+// copyOnce is one copy.Image call with a fresh policy context (a
+// PolicyContext is not safe for concurrent use; the parsed policy is).
+func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, src, dest types.ImageReference) ([]byte, types.ImageReference, error) {
+	pc, err := signature.NewPolicyContext(e.policy)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signature policy: %w", pullerrors.Wrap(pullerrors.InvalidArgument, err))
+	}
+	defer func() { _ = pc.Destroy() }()
+	var resolved types.ImageReference
+	out, err := copy.Image(ctx, pc, dest, src, &copy.Options{
+		SourceCtx:               &sys.SystemContext,
+		DestinationCtx:          &sys.SystemContext,
+		ReportResolvedReference: &resolved,
+		MaxParallelDownloads:    e.conf.parallelCopies,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), err)
+	}
+	return out, resolved, nil
+}
+
+// describeRef names a source for messages: the registry name for docker
+// references, the transport reference otherwise.
+func describeRef(ref types.ImageReference) string {
+	if named := ref.DockerReference(); named != nil && ref.Transport().Name() == "docker" {
+		return named.String()
+	}
+	return ref.Transport().Name() + ":" + ref.StringWithinTransport()
+}

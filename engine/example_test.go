@@ -1,0 +1,44 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/pullengine/pullengine/engine"
+	"github.com/pullengine/pullengine/policy"
+)
+
+// Pull an image from an OCI archive into a fresh store, then again with
+// policy missing by the name it was stored under: the second pull uses the
+// local image.
+func Example() {
+	dir, err := os.MkdirTemp("", "pullengine-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	e, err := engine.New(engine.Options{RootDir: dir, GraphDriver: "vfs"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer e.Close()
+
+	ctx := context.Background()
+	res, err := e.Pull(ctx, "oci-archive:../testdata/hello.oci.tar", policy.Missing, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.Outcome, res.Images[0].Names, res.Images[0].Platform)
+
+	res, err = e.Pull(ctx, "localhost/pullengine/hello:1.0", policy.Missing, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.Outcome, res.Reference)
+	// Output:
+	// pulled [localhost/pullengine/hello:1.0] linux/amd64
+	// used-local localhost/pullengine/hello:1.0
+}

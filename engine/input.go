@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	pullerrors "github.com/pullengine/pullengine/errors"
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/transports/alltransports"
+	"go.podman.io/image/v5/types"
+)
+
+// input is what Pull was asked for, after the first steps of design.md's
+// input handling. Exactly one of transportRef, id and name is set.
+type input struct {
+	raw string
+	// transportRef is a non-registry source (oci-archive:, dir:, ...).
+	transportRef types.ImageReference
+	// id is a full image ID (64 hex), which names local images only.
+	id string
+	// name is a registry name, possibly short ("alpine"), with a tag@digest
+	// reduced to the digest.
+	name string
+	// qualified: the name was given with docker:// and is fully qualified,
+	// so short-name resolution does not apply.
+	qualified bool
+}
+
+var fullID = regexp.MustCompile(`^[a-f0-9]{64}$`)
+
+// parseInput applies the input rules in their order: transport prefix,
+// image IDs, name:tag@digest, and the registry name's syntax.
+func parseInput(name string) (input, error) {
+	in := input{raw: name}
+	ref, parseErr := alltransports.ParseImageName(name)
+	if parseErr == nil {
+		if ref.Transport().Name() != docker.Transport.Name() {
+			in.transportRef = ref
+			return in, nil
+		}
+		in.name, in.qualified = ref.DockerReference().String(), true
+		return in, nil
+	}
+	// A known transport other than docker keeps its own parse error; the
+	// docker transport, and "unknown transports" like "localhost:5000/x"
+	// or "docker:latest", are read as registry names below.
+	if t := alltransports.TransportFromImageName(name); t != nil && t.Name() != docker.Transport.Name() {
+		return in, invalidReference(name, parseErr)
+	}
+
+	if id, ok := imageID(name); ok {
+		in.id = id
+		return in, nil
+	}
+	if hex, ok := strings.CutPrefix(name, "sha256:"); ok {
+		return in, invalidReference(name, fmt.Errorf("%q is not a 64-character hexadecimal image ID", hex))
+	}
+
+	s, explicit := strings.CutPrefix(name, "docker://")
+	normalized, err := dropTagBesideDigest(s)
+	if err != nil {
+		return in, invalidReference(name, err)
+	}
+	if explicit {
+		named, err := reference.ParseNormalizedNamed(normalized)
+		if err != nil {
+			return in, invalidReference(name, err)
+		}
+		in.name, in.qualified = reference.TagNameOnly(named).String(), true
+		return in, nil
+	}
+	if _, err := docker.ParseReference("//" + normalized); err != nil {
+		return in, invalidReference(name, err)
+	}
+	in.name = normalized
+	return in, nil
+}
+
+// imageID recognizes "sha256:<64 hex>" and a bare 64-hex ID.
+func imageID(name string) (string, bool) {
+	hex := strings.TrimPrefix(name, "sha256:")
+	return hex, fullID.MatchString(hex)
+}
+
+// dropTagBesideDigest turns name:tag@digest into name@digest, as Docker
+// does: the digest is the truth, the tag only a comment.
+func dropTagBesideDigest(s string) (string, error) {
+	ref, err := reference.Parse(s)
+	if err != nil {
+		return "", err
+	}
+	named, isNamed := ref.(reference.Named)
+	if !isNamed {
+		return "", fmt.Errorf("%q has no repository name", s)
+	}
+	_, isTagged := ref.(reference.Tagged)
+	digested, isDigested := ref.(reference.Digested)
+	if !isTagged || !isDigested {
+		return s, nil
+	}
+	out, err := reference.WithDigest(reference.TrimNamed(named), digested.Digest())
+	if err != nil {
+		return "", err
+	}
+	return out.String(), nil
+}
+
+func invalidReference(name string, err error) error {
+	return fmt.Errorf("parsing %q: %w", name, pullerrors.Wrap(pullerrors.InvalidReference, err))
+}

@@ -1,0 +1,67 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/pullengine/pullengine/platform"
+)
+
+// PullOptions tune one Pull. A nil *PullOptions is valid and means the
+// defaults; Pull never writes to the options it is given.
+type PullOptions struct {
+	// Platform asks for the image of that platform from a manifest list.
+	// Zero: the Engine's SystemContext choices, else the host. A platform
+	// turns policy Missing into Newer (see policy.Effective).
+	Platform platform.Platform
+
+	// Username and Password authenticate to the registry (Basic, or to the
+	// token endpoint). Password without Username is an error.
+	Username string
+	Password string
+	// IdentityToken is an OAuth2 refresh token; it excludes Username.
+	IdentityToken string
+	// AuthFilePath replaces the Engine's auth file for this pull.
+	AuthFilePath string
+	// CertDir holds client certificates and CA files (*.crt, *.cert, *.key)
+	// for the registry, as in containers-certs.d(5).
+	CertDir string
+	// TLSVerify, when set, turns TLS verification on or off for this pull.
+	// Nil: on, unless registries.conf marks the registry insecure.
+	TLSVerify *bool
+
+	// AllTags pulls every tag of the repository (registry names only).
+	AllTags bool
+
+	// MaxRetries bounds the retries of a failed transient copy. Nil:
+	// containers.conf [engine] retry (3 when unset).
+	MaxRetries *int
+	// RetryDelay is the delay before the first retry; later ones back off
+	// exponentially. Zero: containers.conf retry_delay, else one second.
+	RetryDelay time.Duration
+}
+
+// customPlatform reports whether the pull asks for a specific platform,
+// from the options or the Engine's SystemContext choices.
+func (e *Engine) customPlatform(o *PullOptions) bool {
+	return !o.Platform.IsZero() || e.sys.OSChoice != "" || e.sys.ArchitectureChoice != "" || e.sys.VariantChoice != ""
+}
+
+// wantedPlatform is the platform a pull asks for: the option, else the
+// SystemContext choices, with unset parts taken from the host.
+func (e *Engine) wantedPlatform(o *PullOptions) platform.Platform {
+	p := o.Platform
+	if p.IsZero() {
+		p = platform.Platform{OS: e.sys.OSChoice, Architecture: e.sys.ArchitectureChoice, Variant: e.sys.VariantChoice}
+	}
+	host := platform.Host()
+	if p.OS == "" {
+		p.OS = host.OS
+	}
+	if p.Architecture == "" {
+		p.Architecture = host.Architecture
+		if p.Variant == "" {
+			p.Variant = host.Variant
+		}
+	}
+	return platform.Normalize(p)
+}

@@ -1,0 +1,187 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/policy"
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/pkg/shortnames"
+	"go.podman.io/image/v5/pkg/sysregistriesv2"
+	"go.podman.io/image/v5/types"
+	"go.podman.io/storage"
+)
+
+// pullFromRegistry tries the candidates for the name in order; the first
+// that succeeds wins. loc is the usable local image, if any.
+func (e *Engine) pullFromRegistry(ctx context.Context, sys *sysContext, in input, loc *local, action policy.Action, res *Result, o *PullOptions) (*Result, error) {
+	candidates, err := e.pullCandidates(sys, in, loc)
+	if err != nil {
+		if action == policy.PullIfNewer && loc != nil {
+			return e.useLocal(ctx, sys, res, loc, LocalFallback, err), nil
+		}
+		return res, err
+	}
+	var errs []error
+	for _, named := range candidates {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		img, pulled, err := e.tryCandidate(ctx, sys, named, loc, action, o)
+		res.Candidates = append(res.Candidates, Candidate{Name: named.String(), Err: err})
+		if err != nil {
+			e.log.DebugContext(ctx, "candidate failed", "candidate", named.String(), "err", err)
+			errs = append(errs, err)
+			continue
+		}
+		res.Reference = named.String()
+		if img == nil { // the registry has what we have
+			res.Outcome = UpToDate
+			res.Images = []Image{e.describe(ctx, &sys.SystemContext, loc.image, "")}
+			return res, nil
+		}
+		res.Outcome = Pulled
+		desc := e.describe(ctx, &sys.SystemContext, img, pulled)
+		res.Images = []Image{desc}
+		res.Warnings = append(res.Warnings, platformWarnings(sys, desc)...)
+		return res, nil
+	}
+	remoteErr := joinCandidateErrors(errs)
+	if action == policy.PullIfNewer && loc != nil && !isCanceled(ctx) {
+		e.log.WarnContext(ctx, "registry failed, using the local image", "image", loc.image.ID, "err", remoteErr)
+		return e.useLocal(ctx, sys, res, loc, LocalFallback, remoteErr), nil
+	}
+	return res, remoteErr
+}
+
+func isCanceled(ctx context.Context) bool { return ctx.Err() != nil }
+
+// joinCandidateErrors returns the single error as is, several joined so
+// errors.Is/As reach each.
+func joinCandidateErrors(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
+
+// tryCandidate pulls one candidate. Under PullIfNewer it first compares the
+// registry's digest with the local image's and returns a nil image when they
+// match.
+func (e *Engine) tryCandidate(ctx context.Context, sys *sysContext, named reference.Named, loc *local, action policy.Action, o *PullOptions) (*storage.Image, digest.Digest, error) {
+	src, err := docker.NewReference(named)
+	if err != nil {
+		return nil, "", invalidReference(named.String(), err)
+	}
+	if action == policy.PullIfNewer && loc != nil {
+		same, err := e.remoteMatches(ctx, &sys.SystemContext, src, loc)
+		if err != nil {
+			return nil, "", err
+		}
+		if same {
+			return nil, "", nil
+		}
+	}
+	return e.copyToStore(ctx, sys, src, named.String(), o)
+}
+
+// pullCandidates lists the registry names to try. A name that matched a
+// local image is pulled under that name only (no fan-out), unless a
+// platform was asked: then the local image's name says nothing about the
+// platform's image and the name is resolved afresh.
+func (e *Engine) pullCandidates(sys *sysContext, in input, loc *local) ([]reference.Named, error) {
+	if loc != nil && loc.name != "" && sys.want == nil {
+		named, err := reference.ParseNormalizedNamed(loc.name)
+		if err != nil {
+			return nil, invalidReference(loc.name, err)
+		}
+		return []reference.Named{named}, nil
+	}
+	if in.qualified {
+		named, err := reference.ParseNormalizedNamed(in.name)
+		if err != nil {
+			return nil, invalidReference(in.raw, err)
+		}
+		return []reference.Named{reference.TagNameOnly(named)}, nil
+	}
+	return resolveShortName(&sys.SystemContext, in.name)
+}
+
+// resolveShortName resolves a (possibly short) name through registries.conf
+// without ever prompting: an embedded library has no terminal to ask on.
+// Enforcing mode with several candidates is an error naming them.
+func resolveShortName(sys *types.SystemContext, name string) ([]reference.Named, error) {
+	mode, err := sysregistriesv2.GetShortNameMode(sys)
+	if err != nil {
+		return nil, fmt.Errorf("reading short-name mode: %w", pullerrors.Wrap(pullerrors.InvalidArgument, err))
+	}
+	noPrompt := *sys
+	disabled := types.ShortNameModeDisabled
+	noPrompt.ShortNameMode = &disabled
+	resolved, err := shortnames.Resolve(&noPrompt, name)
+	if err != nil {
+		return nil, fmt.Errorf("resolving short name %q: %w", name, pullerrors.Wrap(pullerrors.InvalidArgument, err))
+	}
+	var names []reference.Named
+	for _, c := range resolved.PullCandidates {
+		names = append(names, c.Value)
+	}
+	if mode == types.ShortNameModeEnforcing && len(names) > 1 {
+		list := make([]string, len(names))
+		for i, n := range names {
+			list[i] = n.String()
+		}
+		return nil, fmt.Errorf("short name %q is ambiguous and short-name-mode is enforcing: it could be any of %s; use a fully qualified name or add an alias in registries.conf: %w",
+			name, strings.Join(list, ", "), pullerrors.ErrInvalidReference)
+	}
+	return names, nil
+}
+
+// remoteMatches reports whether the registry's image for src is the local
+// image: first with a manifest HEAD (cheap; registries like Docker Hub do
+// not count it against pull limits), then, when the digest differs and the
+// manifest is a list, by the instance for the wanted platform.
+func (e *Engine) remoteMatches(ctx context.Context, sys *types.SystemContext, src types.ImageReference, loc *local) (bool, error) {
+	if d, err := docker.GetDigest(ctx, sys, src); err == nil && hasDigest(loc.image, d) {
+		return true, nil
+	}
+	is, err := src.NewImageSource(ctx, sys)
+	if err != nil {
+		return false, err
+	}
+	defer is.Close()
+	raw, mime, err := is.GetManifest(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	d, err := manifest.Digest(raw)
+	if err != nil {
+		return false, err
+	}
+	if hasDigest(loc.image, d) {
+		return true, nil
+	}
+	if !manifest.MIMETypeIsMultiImage(mime) {
+		return false, nil
+	}
+	list, err := manifest.ListFromBlob(raw, mime)
+	if err != nil {
+		return false, err
+	}
+	instance, err := list.ChooseInstance(sys)
+	if err != nil {
+		return false, err
+	}
+	return hasDigest(loc.image, instance), nil
+}
+
+func hasDigest(img *storage.Image, d digest.Digest) bool {
+	return d != "" && (img.Digest == d || slices.Contains(img.Digests, d))
+}
