@@ -11,12 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
+	"go.podman.io/storage/pkg/configfile"
 	storagetypes "go.podman.io/storage/types"
 )
 
@@ -87,7 +89,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	e.conf = conf
 
-	e.policy, err = loadSignaturePolicy(&e.sys)
+	e.policy, err = loadSignaturePolicy(&e.sys, e.log)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +111,12 @@ func New(opts Options) (*Engine, error) {
 	if e.sys.BlobInfoCacheDir == "" {
 		e.sys.BlobInfoCacheDir = filepath.Join(e.store.GraphRoot(), "cache")
 	}
+	for _, dir := range []string{e.sys.BigFilesTemporaryDir, e.sys.BlobInfoCacheDir} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("creating %s: %w", dir, pullerrors.Wrap(pullerrors.Storage, err))
+		}
+	}
 	return e, nil
 }
 
@@ -126,8 +134,16 @@ func applyPaths(sys *types.SystemContext, opts Options) {
 	}
 }
 
-func loadSignaturePolicy(sys *types.SystemContext) (*signature.Policy, error) {
+// loadSignaturePolicy reads policy.json. A host with none at all (a fresh
+// machine, a container, a test) gets the policy such a host has de facto,
+// accept anything, with a warning: refusing every pull there, as Podman
+// does, helps nobody. A policy file named explicitly must exist.
+func loadSignaturePolicy(sys *types.SystemContext, log *slog.Logger) (*signature.Policy, error) {
 	p, err := signature.DefaultPolicy(sys)
+	if err != nil && sys.SignaturePolicyPath == "" && errors.Is(err, configfile.ErrConfigFileNotFound) {
+		log.Warn("no policy.json found; accepting images without signature checks", "err", err)
+		return &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("loading signature policy: %w", pullerrors.Wrap(pullerrors.InvalidArgument, err))
 	}

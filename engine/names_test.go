@@ -67,7 +67,7 @@ func TestShortNameAllCandidatesFail(t *testing.T) {
 func TestShortNameAlias(t *testing.T) {
 	search, target := enginetest.NewRegistry(t), enginetest.NewRegistry(t)
 	img := target.Push(t, "real/name:latest", enginetest.Files{"a": "1"})
-	e := enginetest.NewEngine(t, enginetest.WithRegistry(search), enginetest.WithAlias("nick", target.Host+"/real/name"))
+	e := enginetest.NewEngine(t, enginetest.WithRegistry(search), enginetest.WithAlias("nick", target.Host+"/real/name"), enginetest.WithInsecureRegistry(target.Host))
 
 	res, err := e.Pull(context.Background(), "nick", policy.Missing, nil)
 	if err != nil {

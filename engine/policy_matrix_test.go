@@ -48,7 +48,9 @@ type cell struct {
 // registry up and down, and checks the outcome, the image returned and the
 // exact requests the registry saw.
 func TestPolicyMatrix(t *testing.T) {
-	newer := reqs{enginetest.Ping: 1, enginetest.ManifestHead: 1, enginetest.ManifestGet: 2, enginetest.BlobGet: 2}
+	// The registry changed: a HEAD sees another digest, a GET tells whether
+	// it is a list, then the copy. Each of the three clients pings.
+	newer := reqs{enginetest.Ping: 3, enginetest.ManifestHead: 1, enginetest.ManifestGet: 2, enginetest.BlobGet: 2}
 	cells := []cell{
 		// never: no request, ever.
 		{p: policy.Never, state: absent, wantErr: true, wantKind: pullerrors.NotFound, reqs: reqs{}},

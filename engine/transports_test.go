@@ -70,7 +70,7 @@ func TestTransportNaming(t *testing.T) {
 				t.Fatalf("result %+v: want one pulled image", res)
 			}
 			got := res.Images[0]
-			if c.names != nil && !slices.Equal(got.Names, c.names) {
+			if c.names != nil && !sameSet(got.Names, c.names) {
 				t.Errorf("names %v, want %v", got.Names, c.names)
 			}
 			if c.names == nil && len(got.Names) != 0 {
@@ -127,4 +127,11 @@ func copyTo(t *testing.T, from, to string) {
 	if _, err := copy.Image(context.Background(), pc, dst, src, &copy.Options{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

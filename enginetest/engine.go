@@ -11,11 +11,17 @@ import (
 	"go.podman.io/image/v5/types"
 )
 
+// DefaultContainersConf is the containers.conf of NewEngine: Podman's
+// defaults, but retries after 10ms instead of a second, so tests of
+// failing registries stay fast.
+const DefaultContainersConf = "[engine]\nretry_delay = \"10ms\"\n"
+
 // EngineOption configures NewEngine.
 type EngineOption func(*engineConfig)
 
 type engineConfig struct {
 	registries     []string // insecure and unqualified-search, in order
+	insecure       []string // insecure only, not searched
 	extra          []string // raw registries.conf TOML appended
 	aliases        map[string]string
 	shortNameMode  string
@@ -36,6 +42,13 @@ func WithRegistry(r *Registry) EngineOption {
 // another test kit.
 func WithRegistryHost(host string) EngineOption {
 	return func(c *engineConfig) { c.registries = append(c.registries, host) }
+}
+
+// WithInsecureRegistry trusts host (plain HTTP) without adding it to the
+// unqualified-search registries: for registries reached by qualified names
+// or aliases only.
+func WithInsecureRegistry(host string) EngineOption {
+	return func(c *engineConfig) { c.insecure = append(c.insecure, host) }
 }
 
 // WithRegistriesConf appends raw TOML to the generated registries.conf, for
@@ -60,7 +73,8 @@ func WithShortNameMode(mode string) EngineOption {
 	return func(c *engineConfig) { c.shortNameMode = mode }
 }
 
-// WithContainersConf sets the content of the engine's containers.conf.
+// WithContainersConf sets the content of the engine's containers.conf. The
+// kit's default is DefaultContainersConf.
 func WithContainersConf(toml string) EngineOption {
 	return func(c *engineConfig) { c.containersConf = toml }
 }
@@ -110,10 +124,11 @@ func NewEngine(t testing.TB, opts ...EngineOption) *engine.Engine {
 func NewEngineOptions(t testing.TB, opts ...EngineOption) engine.Options {
 	t.Helper()
 	c := engineConfig{
-		driver:        "vfs",
-		policyJSON:    `{"default":[{"type":"insecureAcceptAnything"}]}`,
-		authJSON:      `{"auths":{}}`,
-		shortNameMode: "permissive",
+		driver:         "vfs",
+		policyJSON:     `{"default":[{"type":"insecureAcceptAnything"}]}`,
+		authJSON:       `{"auths":{}}`,
+		shortNameMode:  "permissive",
+		containersConf: DefaultContainersConf,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -155,7 +170,7 @@ func (c *engineConfig) registriesConf() string {
 	}
 	fmt.Fprintf(&b, "unqualified-search-registries = [%s]\n", strings.Join(quoted, ", "))
 	fmt.Fprintf(&b, "short-name-mode = %q\n", c.shortNameMode)
-	for _, r := range c.registries {
+	for _, r := range append(c.registries, c.insecure...) {
 		fmt.Fprintf(&b, "\n[[registry]]\nlocation = %q\ninsecure = true\n", r)
 	}
 	if len(c.aliases) > 0 {

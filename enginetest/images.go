@@ -26,27 +26,23 @@ type Files map[string]string
 type ImageOption func(*imageConfig)
 
 type imageConfig struct {
-	layers            []v1.Layer
+	layers            []Files
 	os, arch, variant string
 	oci               bool
 	labels            map[string]string
 }
 
 // WithLayer adds a layer holding files.
-func WithLayer(t testing.TB, files Files) ImageOption {
-	t.Helper()
-	l := layerFromFiles(t, files)
-	return func(c *imageConfig) { c.layers = append(c.layers, l) }
+func WithLayer(_ testing.TB, files Files) ImageOption {
+	return func(c *imageConfig) { c.layers = append(c.layers, files) }
 }
 
 // WithRandomLayer adds a gzip layer of one file of size random
 // (incompressible) bytes.
 func WithRandomLayer(t testing.TB, size int64) ImageOption {
-	t.Helper()
 	b := make([]byte, size)
 	_, _ = rand.Read(b)
-	l := layerFromFiles(t, Files{"random.bin": string(b)})
-	return func(c *imageConfig) { c.layers = append(c.layers, l) }
+	return WithLayer(t, Files{"random.bin": string(b)})
 }
 
 // WithPlatform sets the platform the image's config declares (the host's
@@ -73,14 +69,19 @@ func NewImage(t testing.TB, opts ...ImageOption) v1.Image {
 		o(&c)
 	}
 	if len(c.layers) == 0 {
-		c.layers = append(c.layers, layerFromFiles(t, Files{"hello.txt": "hello from enginetest\n"}))
+		c.layers = append(c.layers, Files{"hello.txt": "hello from enginetest\n"})
 	}
-	base := empty.Image
+	base, layerType := empty.Image, types.DockerLayer
 	if c.oci {
 		base = mutate.MediaType(base, types.OCIManifestSchema1)
 		base = mutate.ConfigMediaType(base, types.OCIConfigJSON)
+		layerType = types.OCILayer
 	}
-	img, err := mutate.AppendLayers(base, c.layers...)
+	layers := make([]v1.Layer, len(c.layers))
+	for i, files := range c.layers {
+		layers[i] = layerFromFiles(t, files, layerType)
+	}
+	img, err := mutate.AppendLayers(base, layers...)
 	must(t, err)
 	cf, err := img.ConfigFile()
 	must(t, err)
@@ -165,7 +166,7 @@ func (r *Registry) Delete(t testing.TB, ref string) {
 
 // layerFromFiles builds a gzip layer whose tar holds files, in path order
 // so the same files always give the same digest.
-func layerFromFiles(t testing.TB, files Files) v1.Layer {
+func layerFromFiles(t testing.TB, files Files, mediaType types.MediaType) v1.Layer {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -181,7 +182,7 @@ func layerFromFiles(t testing.TB, files Files) v1.Layer {
 	}
 	must(t, tw.Close())
 	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, tarball.WithMediaType(mediaType))
 	must(t, err)
 	return l
 }
