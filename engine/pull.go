@@ -76,6 +76,15 @@ func (e *Engine) pull(ctx context.Context, name string, p policy.Policy, o *Pull
 	if err != nil {
 		return nil, err
 	}
+	res, err := e.dispatch(ctx, sys, in, p, o)
+	if res != nil {
+		res.Warnings = append(res.Warnings, sys.warnings...)
+	}
+	return res, err
+}
+
+// dispatch sends the input to the path that handles it.
+func (e *Engine) dispatch(ctx context.Context, sys *sysContext, in input, p policy.Policy, o *PullOptions) (*Result, error) {
 	switch {
 	case in.transportRef != nil:
 		if o.AllTags {
@@ -108,7 +117,7 @@ func (e *Engine) pullName(ctx context.Context, sys *sysContext, in input, p poli
 	found := loc != nil
 	corrupted := found && loc.corrupted != nil
 	if corrupted {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("local image %s is corrupted (%v): treating it as absent", loc.image.ID, loc.corrupted))
+		sys.warn("local image %s is corrupted (%v): treating it as absent", loc.image.ID, loc.corrupted)
 		e.log.WarnContext(ctx, "local image is corrupted, pulling to repair it", "image", loc.image.ID, "err", loc.corrupted)
 	}
 	byID := in.id != "" || (found && loc.byID)

@@ -50,7 +50,7 @@ func (e *Engine) pullFromRegistry(ctx context.Context, sys *sysContext, in input
 		res.Outcome = Pulled
 		desc := e.describe(ctx, &sys.SystemContext, img, pulled)
 		res.Images = []Image{desc}
-		res.Warnings = append(res.Warnings, platformWarnings(sys, desc)...)
+		sys.checkPlatform(desc)
 		return res, nil
 	}
 	remoteErr := joinCandidateErrors(errs)
@@ -89,7 +89,15 @@ func (e *Engine) tryCandidate(ctx context.Context, sys *sysContext, named refere
 			return nil, "", nil
 		}
 	}
-	return e.copyToStore(ctx, sys, src, named.String(), o)
+	holder := e.nameHolder(named)
+	img, pulled, err := e.copyToStore(ctx, sys, src, named.String(), o)
+	if err != nil && sys.want != nil && pullerrors.Classify(err) == pullerrors.PlatformNotFound {
+		err = e.platformNotFound(ctx, &sys.SystemContext, src, *sys.want, err)
+	}
+	if err == nil && sys.want != nil {
+		e.keepDisplaced(ctx, sys, holder, img, named)
+	}
+	return img, pulled, err
 }
 
 // pullCandidates lists the registry names to try. A name that matched a

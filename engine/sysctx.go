@@ -15,8 +15,16 @@ type sysContext struct {
 	// want is the platform asked for, nil when none was (the host's
 	// platform is then used without filtering local images).
 	want *platform.Platform
-	// hostWant is what a pull without a custom platform expects.
+	// expected is the platform the pulled image should declare: want, or
+	// the host's.
 	expected platform.Platform
+	// warnings collects what the pull's steps found worth telling.
+	warnings []string
+}
+
+// warn records a warning for the Result.
+func (sc *sysContext) warn(format string, args ...any) {
+	sc.warnings = append(sc.warnings, fmt.Sprintf(format, args...))
 }
 
 // systemContext applies a pull's options to a copy of the Engine's

@@ -1,14 +1,13 @@
 package engine
 
-import "fmt"
+import "github.com/pullengine/pullengine/platform"
 
-// platformWarnings reports an image whose config declares another platform
-// than the pull expected. Many images in the wild declare a wrong one, so
-// this is a warning, never an error.
-func platformWarnings(sys *sysContext, img Image) []string {
-	got, want := img.Platform, sys.expected
-	if got.IsZero() || (got.OS == want.OS && got.Architecture == want.Architecture && (want.Variant == "" || got.Variant == want.Variant)) {
-		return nil
+// checkPlatform warns about an image whose config declares another
+// platform than the pull expected. Many images in the wild declare a wrong
+// one, so this is a warning, never an error.
+func (sc *sysContext) checkPlatform(img Image) {
+	if img.Platform.IsZero() || platform.Only(sc.expected).Match(img.Platform) {
+		return
 	}
-	return []string{fmt.Sprintf("image platform (%s) does not match the expected platform (%s)", got, want)}
+	sc.warn("image platform (%s) does not match the expected platform (%s)", img.Platform, sc.expected)
 }

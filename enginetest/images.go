@@ -129,30 +129,60 @@ func (r *Registry) PushImage(t testing.TB, ref string, img v1.Image) {
 // PushIndex stores a manifest list of imgs under ref and returns it.
 func (r *Registry) PushIndex(t testing.TB, ref string, imgs ...v1.Image) v1.ImageIndex {
 	t.Helper()
-	idx := NewIndex(t, imgs...)
+	return r.PushIndexEntries(t, ref, entriesOf(t, imgs)...)
+}
+
+// PushIndexEntries stores a manifest list of entries under ref: the way
+// to make a list whose entries claim other platforms than their configs.
+func (r *Registry) PushIndexEntries(t testing.TB, ref string, entries ...IndexEntry) v1.ImageIndex {
+	t.Helper()
+	idx := NewIndexEntries(t, entries...)
 	tag, err := name.ParseReference(r.pushHost()+"/"+ref, name.Insecure)
 	must(t, err)
 	must(t, remote.WriteIndex(tag, idx))
 	return idx
 }
 
+// IndexEntry is one image of a manifest list with the platform the list
+// claims for it.
+type IndexEntry struct {
+	Image                     v1.Image
+	OS, Architecture, Variant string
+}
+
 // NewIndex builds a manifest list (Docker) of imgs, each entry carrying the
 // platform its config declares.
 func NewIndex(t testing.TB, imgs ...v1.Image) v1.ImageIndex {
 	t.Helper()
-	var adds []mutate.IndexAddendum
-	for _, img := range imgs {
-		cf, err := img.ConfigFile()
+	return NewIndexEntries(t, entriesOf(t, imgs)...)
+}
+
+// NewIndexEntries builds a manifest list (Docker) of entries.
+func NewIndexEntries(t testing.TB, entries ...IndexEntry) v1.ImageIndex {
+	t.Helper()
+	adds := make([]mutate.IndexAddendum, len(entries))
+	for i, e := range entries {
+		mt, err := e.Image.MediaType()
 		must(t, err)
-		mt, err := img.MediaType()
-		must(t, err)
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
+		adds[i] = mutate.IndexAddendum{Add: e.Image, Descriptor: v1.Descriptor{
 			MediaType: mt,
-			Platform:  &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant},
-		}})
+			Platform:  &v1.Platform{OS: e.OS, Architecture: e.Architecture, Variant: e.Variant},
+		}}
 	}
 	idx := mutate.IndexMediaType(empty.Index, types.DockerManifestList)
 	return mutate.AppendManifests(idx, adds...)
+}
+
+// entriesOf makes an entry per image with the platform its config declares.
+func entriesOf(t testing.TB, imgs []v1.Image) []IndexEntry {
+	t.Helper()
+	entries := make([]IndexEntry, len(imgs))
+	for i, img := range imgs {
+		cf, err := img.ConfigFile()
+		must(t, err)
+		entries[i] = IndexEntry{Image: img, OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	}
+	return entries
 }
 
 // Delete removes ref's manifest from the registry (e.g. a tag), so pulls
