@@ -6,6 +6,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/signature"
@@ -56,12 +57,19 @@ func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, src, dest types.
 	}
 	defer func() { _ = pc.Destroy() }()
 	var resolved types.ImageReference
+	events, stop := sys.rep.CopyProgress(describeRef(src))
 	out, err := copy.Image(ctx, pc, dest, src, &copy.Options{
 		SourceCtx:               &sys.SystemContext,
 		DestinationCtx:          &sys.SystemContext,
 		ReportResolvedReference: &resolved,
 		MaxParallelDownloads:    e.conf.parallelCopies,
+		Progress:                events,
+		ProgressInterval:        progress.DefaultProgressInterval,
 	})
+	stop()
+	if err == nil {
+		sys.rep.Emit(progress.Event{Kind: progress.ManifestWritten, Ref: describeRef(src)})
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), err)
 	}

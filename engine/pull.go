@@ -7,6 +7,7 @@ import (
 
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/policy"
+	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/storage"
 )
 
@@ -33,13 +34,31 @@ func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *P
 	if opts != nil {
 		o = *opts
 	}
-	res, err := e.pull(ctx, name, p, &o)
+	rep := progress.NewReporter(o.Progress)
+	defer func() { _ = rep.Close(ctx) }()
+	rep.Emit(progress.Event{Kind: progress.Resolving, Ref: name})
+
+	res, err := e.pull(ctx, rep, name, p, &o)
 	if err != nil {
-		return nil, e.pullError(name, res, err, &o)
+		perr := e.pullError(name, res, err, &o)
+		rep.Emit(progress.Event{Kind: progress.Failed, Ref: name, Err: perr,
+			ErrorKind: pullerrors.Classify(perr).String(), ErrorStatus: pullerrors.HTTPStatus(perr)})
+		e.log.DebugContext(ctx, "pull failed", "name", name, "err", perr)
+		return nil, perr
 	}
 	res.Duration = time.Since(start)
+	rep.Emit(doneEvent(res))
 	e.log.DebugContext(ctx, "pulled", "name", name, "outcome", res.Outcome.String(), "reference", res.Reference, "duration", res.Duration)
 	return res, nil
+}
+
+func doneEvent(res *Result) progress.Event {
+	ev := progress.Event{Kind: progress.Done, Ref: res.Reference, Message: res.Outcome.String()}
+	for _, img := range res.Images {
+		ev.ImageIDs = append(ev.ImageIDs, img.ID)
+		ev.ImageNames = append(ev.ImageNames, img.Names...)
+	}
+	return ev
 }
 
 // pullError wraps a failure with the input and every candidate tried.
@@ -58,7 +77,7 @@ func (e *Engine) pullError(name string, res *Result, err error, o *PullOptions) 
 // pull runs the steps of the design in order: validate, parse the input,
 // build the system context, dispatch by transport. On failure it may return
 // a partial Result whose Candidates say what was tried.
-func (e *Engine) pull(ctx context.Context, name string, p policy.Policy, o *PullOptions) (*Result, error) {
+func (e *Engine) pull(ctx context.Context, rep *progress.Reporter, name string, p policy.Policy, o *PullOptions) (*Result, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -72,7 +91,7 @@ func (e *Engine) pull(ctx context.Context, name string, p policy.Policy, o *Pull
 	if err != nil {
 		return nil, err
 	}
-	sys, err := e.systemContext(o)
+	sys, err := e.systemContext(o, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +141,9 @@ func (e *Engine) pullName(ctx context.Context, sys *sysContext, in input, p poli
 	}
 	byID := in.id != "" || (found && loc.byID)
 
-	switch action := policy.Decide(p, found, corrupted, byID, custom); action {
+	action := policy.Decide(p, found, corrupted, byID, custom)
+	sys.rep.Emit(progress.Event{Kind: progress.PolicyDecision, Ref: in.raw, Message: decisionText(effective, reason, action, loc)})
+	switch action {
 	case policy.UseLocal:
 		return e.useLocal(ctx, sys, res, loc, UsedLocal, nil), nil
 	case policy.FailNotLocal:
@@ -135,6 +156,18 @@ func (e *Engine) pullName(ctx context.Context, sys *sysContext, in input, p poli
 		}
 		return e.pullFromRegistry(ctx, sys, in, loc, action, res, o)
 	}
+}
+
+// decisionText says what the policy decided, for progress.
+func decisionText(p policy.Policy, reason string, a policy.Action, loc *local) string {
+	msg := fmt.Sprintf("policy %s: %s", p, a)
+	if loc != nil {
+		msg += fmt.Sprintf(" (local image %.12s)", loc.image.ID)
+	}
+	if reason != "" {
+		msg += "; " + reason
+	}
+	return msg
 }
 
 func notLocal(in input, effective policy.Policy) error {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/pullengine/pullengine/platform"
+	"github.com/pullengine/pullengine/progress"
 )
 
 // PullOptions tune one Pull. A nil *PullOptions is valid and means the
@@ -38,6 +39,13 @@ type PullOptions struct {
 	// RetryDelay is the delay before the first retry; later ones back off
 	// exponentially. Zero: containers.conf retry_delay, else one second.
 	RetryDelay time.Duration
+
+	// Progress receives the pull's events: resolution, policy decision,
+	// candidates tried, per-blob progress, warnings, and the final done or
+	// failed. A slow sink never stalls the pull (byte progress is
+	// coalesced, nothing else is dropped); Pull returns after the sink has
+	// seen the final event, or when ctx ends. Nil: no events.
+	Progress progress.Sink
 }
 
 // customPlatform reports whether the pull asks for a specific platform,

@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/policy"
+	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
@@ -89,6 +90,7 @@ func (e *Engine) tryCandidate(ctx context.Context, sys *sysContext, named refere
 			return nil, "", nil
 		}
 	}
+	sys.rep.Emit(progress.Event{Kind: progress.TryingCandidate, Ref: named.String()})
 	holder := e.nameHolder(named)
 	img, pulled, err := e.copyToStore(ctx, sys, src, named.String(), o)
 	if err != nil && sys.want != nil && pullerrors.Classify(err) == pullerrors.PlatformNotFound {

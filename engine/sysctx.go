@@ -5,6 +5,7 @@ import (
 
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/platform"
+	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/types"
 )
 
@@ -20,17 +21,21 @@ type sysContext struct {
 	expected platform.Platform
 	// warnings collects what the pull's steps found worth telling.
 	warnings []string
+	// rep receives the pull's progress events (nil: none).
+	rep *progress.Reporter
 }
 
 // warn records a warning for the Result.
 func (sc *sysContext) warn(format string, args ...any) {
-	sc.warnings = append(sc.warnings, fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	sc.warnings = append(sc.warnings, msg)
+	sc.rep.Emit(progress.Event{Kind: progress.Warning, Message: msg})
 }
 
 // systemContext applies a pull's options to a copy of the Engine's
 // SystemContext. The Engine's copy is never mutated.
-func (e *Engine) systemContext(o *PullOptions) (*sysContext, error) {
-	sc := &sysContext{SystemContext: e.sys}
+func (e *Engine) systemContext(o *PullOptions, rep *progress.Reporter) (*sysContext, error) {
+	sc := &sysContext{SystemContext: e.sys, rep: rep}
 	sys := &sc.SystemContext
 	if err := applyCredentials(sys, o); err != nil {
 		return nil, err

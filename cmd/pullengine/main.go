@@ -3,8 +3,10 @@
 //
 //	pullengine pull [flags] NAME
 //
-// prints what happened in one line (outcome, reference, image ID), or the
-// whole Result as JSON with --json.
+// shows per-blob progress on stderr and prints what happened in one line
+// (outcome, reference, image ID). --json streams libpod-compatible JSON
+// lines instead, --result prints the whole Result as JSON, --quiet prints
+// the image ID only.
 package main
 
 import (
@@ -23,6 +25,7 @@ import (
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/platform"
 	"github.com/pullengine/pullengine/policy"
+	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/storage/pkg/reexec"
 )
 
@@ -53,10 +56,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 type pullFlags struct {
-	policy, platform, root, runroot, driver string
-	registriesConf, authfile, certDir, creds string
-	tlsVerify                                string
-	jsonOut, quiet, allTags, debug           bool
+	policy, platform, root, runroot, driver   string
+	registriesConf, authfile, certDir, creds  string
+	tlsVerify                                 string
+	jsonOut, resultOut, quiet, allTags, debug bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*pullFlags, string, error) {
@@ -74,7 +77,8 @@ func parseFlags(args []string, stderr io.Writer) (*pullFlags, string, error) {
 	fs.StringVar(&f.certDir, "cert-dir", "", "directory of certificates for the registry")
 	fs.StringVar(&f.creds, "creds", "", "registry credentials USER[:PASSWORD]")
 	fs.StringVar(&f.tlsVerify, "tls-verify", "", "true or false: require HTTPS and verify certificates (default: registries.conf)")
-	fs.BoolVar(&f.jsonOut, "json", false, "print the Result as JSON")
+	fs.BoolVar(&f.jsonOut, "json", false, "stream progress as JSON lines in libpod's ImagePullReport shape")
+	fs.BoolVar(&f.resultOut, "result", false, "print the Result as JSON")
 	fs.BoolVar(&f.quiet, "quiet", false, "print the image ID only")
 	fs.BoolVar(&f.allTags, "all-tags", false, "pull every tag of the repository")
 	fs.BoolVar(&f.debug, "debug", false, "log the engine's steps to stderr")
@@ -105,25 +109,45 @@ func pull(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer e.Close()
 
+	opts.Progress = f.progressSink(stdout, stderr)
 	res, err := e.Pull(ctx, name, p, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "pullengine: %v (%s, HTTP %d)\n", err, pullerrors.Classify(err), pullerrors.HTTPStatus(err))
+		if !f.jsonOut {
+			fmt.Fprintf(stderr, "pullengine: %v (%s, HTTP %d)\n", err, pullerrors.Classify(err), pullerrors.HTTPStatus(err))
+		}
 		return 1
 	}
-	for _, w := range res.Warnings {
-		fmt.Fprintln(stderr, "WARNING:", w)
+	if f.quiet {
+		for _, w := range res.Warnings {
+			fmt.Fprintln(stderr, "WARNING:", w)
+		}
 	}
 	return report(stdout, res, f)
 }
 
-func report(w io.Writer, res *engine.Result, f *pullFlags) int {
+// progressSink picks the renderer: JSON lines on stdout, nothing when
+// quiet, else the terminal renderer on stderr (plain lines when stderr is
+// not a terminal).
+func (f *pullFlags) progressSink(stdout, stderr io.Writer) progress.Sink {
 	switch {
 	case f.jsonOut:
+		return progress.NewJSONLines(stdout)
+	case f.quiet:
+		return nil
+	default:
+		return progress.NewTerminal(stderr)
+	}
+}
+
+func report(w io.Writer, res *engine.Result, f *pullFlags) int {
+	switch {
+	case f.resultOut:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(res); err != nil {
 			return 1
 		}
+	case f.jsonOut: // the stream's last line said it all
 	case f.quiet:
 		for _, img := range res.Images {
 			fmt.Fprintln(w, img.ID)

@@ -1,0 +1,84 @@
+package engine_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/pullengine/pullengine/engine"
+	"github.com/pullengine/pullengine/enginetest"
+	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/policy"
+	"github.com/pullengine/pullengine/progress"
+)
+
+type recorder struct {
+	mu     sync.Mutex
+	events []progress.Event
+}
+
+func (r *recorder) Emit(ev progress.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev)
+}
+
+// kinds lists the event kinds in order, byte progress left out.
+func (r *recorder) kinds() []progress.EventKind {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []progress.EventKind
+	for _, ev := range r.events {
+		if ev.Kind != progress.BlobProgress {
+			out = append(out, ev.Kind)
+		}
+	}
+	return out
+}
+
+func TestProgressEvents(t *testing.T) {
+	reg := enginetest.NewRegistry(t)
+	img := reg.Push(t, "team/app:v1", enginetest.Files{"a": "1"})
+	e := enginetest.NewEngine(t, enginetest.WithRegistry(reg))
+	ctx := context.Background()
+	ref := reg.Host + "/team/app:v1"
+
+	rec := &recorder{}
+	if _, err := e.Pull(ctx, ref, policy.Missing, &engine.PullOptions{Progress: rec}); err != nil {
+		t.Fatal(err)
+	}
+	want := []progress.EventKind{
+		progress.Resolving, progress.PolicyDecision, progress.TryingCandidate,
+		progress.BlobStarted, progress.BlobDone, // the layer
+		progress.BlobStarted, progress.BlobDone, progress.ConfigWritten, // the config
+		progress.ManifestWritten, progress.Done,
+	}
+	if got := rec.kinds(); !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+	last := rec.events[len(rec.events)-1]
+	if len(last.ImageIDs) != 1 || last.ImageIDs[0] != enginetest.ID(t, img) {
+		t.Errorf("done event %+v lacks the image ID", last)
+	}
+
+	// Up to date: no candidate tried, no blob.
+	rec = &recorder{}
+	if _, err := e.Pull(ctx, ref, policy.Newer, &engine.PullOptions{Progress: rec}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rec.kinds(), []progress.EventKind{progress.Resolving, progress.PolicyDecision, progress.Done}; !slices.Equal(got, want) {
+		t.Errorf("up to date: events %v, want %v", got, want)
+	}
+
+	// A failure ends with a classified failed event.
+	rec = &recorder{}
+	_, err := e.Pull(ctx, reg.Host+"/team/missing:v1", policy.Missing, &engine.PullOptions{Progress: rec})
+	if err == nil {
+		t.Fatal("pulled a missing image")
+	}
+	last = rec.events[len(rec.events)-1]
+	if last.Kind != progress.Failed || last.ErrorKind != pullerrors.NotFound.String() || last.ErrorStatus != 404 {
+		t.Errorf("last event %+v; want failed, not-found, 404", last)
+	}
+}
