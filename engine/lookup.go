@@ -45,7 +45,7 @@ func (e *Engine) lookupLocal(ctx context.Context, sys *types.SystemContext, in i
 		return nil, err
 	}
 	for _, named := range names {
-		l, err := e.lookupName(ctx, sys, named)
+		l, err := e.lookupName(ctx, sys, named, want)
 		if err != nil {
 			return nil, err
 		}
@@ -84,7 +84,7 @@ func localCandidates(sys *types.SystemContext, in input) ([]reference.Named, err
 	return names, nil
 }
 
-func (e *Engine) lookupName(ctx context.Context, sys *types.SystemContext, named reference.Named) (*local, error) {
+func (e *Engine) lookupName(ctx context.Context, sys *types.SystemContext, named reference.Named, want *platform.Platform) (*local, error) {
 	ref, err := istorage.Transport.ParseStoreReference(e.store, named.String())
 	if err != nil {
 		return nil, invalidReference(named.String(), err)
@@ -97,6 +97,37 @@ func (e *Engine) lookupName(ctx context.Context, sys *types.SystemContext, named
 		return nil, fmt.Errorf("looking up %s: %w", named, pullerrors.Wrap(pullerrors.Storage, err))
 	}
 	l := &local{image: img, name: named.String()}
+	if e.inspect(ctx, sys, l) {
+		return e.listInstance(ctx, sys, l, want)
+	}
+	return l, nil
+}
+
+// listInstance turns a manifest list found under a name into the stored
+// instance for the platform wanted (the host's if none), as Podman does
+// with its local manifest lists. No stored instance: not found.
+func (e *Engine) listInstance(ctx context.Context, sys *types.SystemContext, list *local, want *platform.Platform) (*local, error) {
+	raw, err := e.store.ImageBigData(list.image.ID, storage.ImageDigestBigDataKey)
+	if err != nil {
+		return nil, nil
+	}
+	ml, err := manifest.ListFromBlob(raw, manifest.GuessMIMEType(raw))
+	if err != nil {
+		return nil, nil
+	}
+	choice := *sys
+	if want != nil {
+		choice.OSChoice, choice.ArchitectureChoice, choice.VariantChoice = want.OS, want.Architecture, want.Variant
+	}
+	d, err := ml.ChooseInstance(&choice)
+	if err != nil {
+		return nil, nil
+	}
+	imgs, err := e.store.ImagesByDigest(d)
+	if err != nil || len(imgs) == 0 {
+		return nil, nil
+	}
+	l := &local{image: imgs[0], name: list.name}
 	e.inspect(ctx, sys, l)
 	return l, nil
 }
@@ -120,23 +151,25 @@ func (e *Engine) lookupID(ctx context.Context, sys *types.SystemContext, id stri
 func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }
 
 // inspect checks that the image can be read (every layer of its chain is in
-// the store, its manifest and config parse) and records its platform. A
-// manifest list stored as an image has no layers and is healthy.
-func (e *Engine) inspect(ctx context.Context, sys *types.SystemContext, l *local) {
+// the store, its manifest and config parse) and records its platform. It
+// reports whether the image is a manifest list (which has no layers, and
+// is healthy).
+func (e *Engine) inspect(ctx context.Context, sys *types.SystemContext, l *local) (isList bool) {
 	for id := l.image.TopLayer; id != ""; {
 		layer, err := e.store.Layer(id)
 		if err != nil {
 			l.corrupted = fmt.Errorf("layer %s of image %s: %w", id, l.image.ID, err)
-			return
+			return false
 		}
 		id = layer.Parent
 	}
 	p, isList, err := e.imagePlatform(ctx, sys, l.image.ID)
 	if err != nil && !isList {
 		l.corrupted = err
-		return
+		return false
 	}
 	l.platform = p
+	return isList
 }
 
 // imagePlatform reads the platform an image's config declares. A manifest

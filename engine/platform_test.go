@@ -192,3 +192,60 @@ func TestNeverWithPlatform(t *testing.T) {
 		t.Errorf("%d requests under never/missing with a local image", n)
 	}
 }
+
+// AllPlatforms stores the list and every instance; afterwards each
+// platform's image is found offline by the name.
+func TestAllPlatformsWorksOffline(t *testing.T) {
+	reg := enginetest.NewRegistry(t)
+	imgs := multiArch(t, reg, "multi/app:v1", "")
+	e := enginetest.NewEngine(t, enginetest.WithRegistry(reg))
+	ctx := context.Background()
+	ref := reg.Host + "/multi/app:v1"
+
+	res, err := e.Pull(ctx, ref, policy.Missing, &engine.PullOptions{AllPlatforms: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Images) != 3 || res.ManifestList == "" || res.Outcome != engine.Pulled {
+		t.Fatalf("got %d images, list %q, outcome %v; want 3 instances and the list", len(res.Images), res.ManifestList, res.Outcome)
+	}
+	for _, img := range res.Images {
+		if img.ID != enginetest.ID(t, imgs[img.Platform.String()]) {
+			t.Errorf("instance %+v does not match the pushed %s image", img, img.Platform)
+		}
+	}
+
+	reg.Down()
+	for _, p := range []string{"linux/amd64", "linux/arm64", "linux/arm/v7"} {
+		got, err := e.Pull(ctx, ref, policy.Never, pullOpts(p))
+		if err != nil || got.Images[0].ID != enginetest.ID(t, imgs[p]) {
+			t.Errorf("offline %s: %+v, %v", p, got, err)
+		}
+	}
+	host := platform.Host().String()
+	if want, ok := imgs[host]; ok {
+		got, err := e.Pull(ctx, ref, policy.Missing, nil)
+		if err != nil || got.Images[0].ID != enginetest.ID(t, want) {
+			t.Errorf("offline without platform: %+v, %v; want the host's instance", got, err)
+		}
+	}
+}
+
+func TestPlatformsSubset(t *testing.T) {
+	reg := enginetest.NewRegistry(t)
+	imgs := multiArch(t, reg, "multi/app:v1", "")
+	e := enginetest.NewEngine(t, enginetest.WithRegistry(reg))
+	opts := &engine.PullOptions{Platforms: []platform.Platform{platform.MustParse("linux/arm64"), platform.MustParse("linux/arm/v7"), platform.MustParse("linux/aarch64")}}
+
+	res, err := e.Pull(context.Background(), reg.Host+"/multi/app:v1", policy.Always, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Images) != 2 || res.Images[0].ID != enginetest.ID(t, imgs["linux/arm64"]) || res.Images[1].ID != enginetest.ID(t, imgs["linux/arm/v7"]) {
+		t.Errorf("images %+v; want arm64 then arm/v7, once each", res.Images)
+	}
+	opts.Platforms = []platform.Platform{platform.MustParse("linux/s390x")}
+	if _, err := e.Pull(context.Background(), reg.Host+"/multi/app:v1", policy.Always, opts); pullerrors.Classify(err) != pullerrors.PlatformNotFound {
+		t.Errorf("absent platform: %v; want platform-not-found", err)
+	}
+}

@@ -106,10 +106,15 @@ func (e *Engine) pull(ctx context.Context, rep *progress.Reporter, name string, 
 func (e *Engine) dispatch(ctx context.Context, sys *sysContext, in input, p policy.Policy, o *PullOptions) (*Result, error) {
 	switch {
 	case in.transportRef != nil:
-		if o.AllTags {
-			return nil, fmt.Errorf("pulling all tags is not supported for the %s transport: %w", in.transportRef.Transport().Name(), pullerrors.ErrUnsupported)
+		if o.AllTags || o.AllPlatforms || len(o.Platforms) > 0 {
+			return nil, fmt.Errorf("pulling all tags or several platforms is not supported for the %s transport: %w", in.transportRef.Transport().Name(), pullerrors.ErrUnsupported)
 		}
 		return e.pullTransport(ctx, sys, in, p, o)
+	case o.AllPlatforms || len(o.Platforms) > 0:
+		if in.id != "" || o.AllTags || !o.Platform.IsZero() {
+			return nil, fmt.Errorf("several platforms are pulled by registry name, without AllTags or Platform: %w", pullerrors.ErrInvalidArgument)
+		}
+		return e.pullPlatforms(ctx, sys, in, p, o)
 	case in.id != "":
 		if o.AllTags {
 			return nil, fmt.Errorf("pulling all tags of an image ID: %w", pullerrors.ErrInvalidArgument)

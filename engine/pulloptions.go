@@ -32,6 +32,15 @@ type PullOptions struct {
 
 	// AllTags pulls every tag of the repository (registry names only).
 	AllTags bool
+	// AllPlatforms stores the manifest list and every instance of it, for
+	// tools that build or inspect multi-arch images offline (registry names
+	// only). Each instance is named repo@<its digest>; the name asked names
+	// the list, and later pulls of it resolve to the instance for their
+	// platform.
+	AllPlatforms bool
+	// Platforms is AllPlatforms restricted to the instances chosen for
+	// these platforms.
+	Platforms []platform.Platform
 
 	// MaxRetries bounds the retries of a failed transient copy. Nil:
 	// containers.conf [engine] retry (3 when unset).

@@ -104,6 +104,9 @@ type Result struct {
 	// Warnings are things the caller should know that did not fail the
 	// pull, e.g. an image whose config declares another platform.
 	Warnings []string `json:"warnings,omitempty"`
+	// ManifestList is the ID of the stored manifest list image, with
+	// AllPlatforms or Platforms; Images are then its instances.
+	ManifestList string `json:"manifestList,omitempty"`
 	// Duration is the wall time of the Pull call.
 	Duration time.Duration `json:"duration"`
 }

@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/platform"
+	"github.com/pullengine/pullengine/policy"
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/types"
+	"go.podman.io/storage"
+)
+
+// pullPlatforms stores a manifest list and its instances: every instance
+// with AllPlatforms, else the one chosen for each of o.Platforms. Each
+// instance becomes an image named repo@<instance digest>; the list itself
+// is stored as an image (no layers, the list as its manifest) under the
+// name asked, as Podman's manifest lists are, so `podman manifest inspect`
+// style tools work offline, and a later lookup of the name resolves to the
+// instance for the platform wanted.
+//
+// The policy is not consulted beyond never (which refuses: the list is on
+// the registry): instances already stored are reused layer by layer.
+func (e *Engine) pullPlatforms(ctx context.Context, sys *sysContext, in input, p policy.Policy, o *PullOptions) (*Result, error) {
+	if eff, _ := policy.Effective(p, false); eff == policy.Never {
+		return nil, fmt.Errorf("pulling several platforms needs the registry, which policy never forbids: %w", pullerrors.ErrInvalidArgument)
+	}
+	candidates, err := e.pullCandidates(sys, in, nil)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Policy: p}
+	var errs []error
+	for _, named := range candidates {
+		err := e.pullList(ctx, sys, named, o, res)
+		res.Candidates = append(res.Candidates, Candidate{Name: named.String(), Err: err})
+		if err == nil {
+			res.Reference, res.Outcome = named.String(), Pulled
+			return res, nil
+		}
+		errs = append(errs, err)
+	}
+	return res, joinCandidateErrors(errs)
+}
+
+// pullList fetches named's manifest list, copies the instances wanted, and
+// stores the list.
+func (e *Engine) pullList(ctx context.Context, sys *sysContext, named reference.Named, o *PullOptions, res *Result) error {
+	src, err := docker.NewReference(named)
+	if err != nil {
+		return invalidReference(named.String(), err)
+	}
+	raw, mime, err := fetchManifest(ctx, &sys.SystemContext, src)
+	if err != nil {
+		return err
+	}
+	if !manifest.MIMETypeIsMultiImage(mime) {
+		return fmt.Errorf("%s is a single image, not a manifest list: %w", named, pullerrors.ErrUnsupported)
+	}
+	list, err := manifest.ListFromBlob(raw, mime)
+	if err != nil {
+		return fmt.Errorf("parsing the manifest list of %s: %w", named, pullerrors.Wrap(pullerrors.Integrity, err))
+	}
+	instances, err := chooseInstances(list, o)
+	if err != nil {
+		return fmt.Errorf("%s: %w", named, err)
+	}
+	res.Images = res.Images[:0]
+	for _, d := range instances {
+		img, err := e.pullInstance(ctx, sys, named, d, o)
+		if err != nil {
+			return err
+		}
+		res.Images = append(res.Images, e.describe(ctx, &sys.SystemContext, img, d))
+	}
+	listID, err := e.storeList(named, raw)
+	if err != nil {
+		return err
+	}
+	res.ManifestList = listID
+	return nil
+}
+
+// pullInstance copies one instance under repo@digest.
+func (e *Engine) pullInstance(ctx context.Context, sys *sysContext, named reference.Named, d digest.Digest, o *PullOptions) (*storage.Image, error) {
+	digested, err := reference.WithDigest(reference.TrimNamed(named), d)
+	if err != nil {
+		return nil, invalidReference(named.String(), err)
+	}
+	src, err := docker.NewReference(digested)
+	if err != nil {
+		return nil, invalidReference(digested.String(), err)
+	}
+	img, _, err := e.copyToStore(ctx, sys, src, digested.String(), o)
+	return img, err
+}
+
+// chooseInstances lists the digests to copy: all, or the instance c/image
+// would choose for each requested platform (once each).
+func chooseInstances(list manifest.List, o *PullOptions) ([]digest.Digest, error) {
+	all := list.Instances()
+	if o.AllPlatforms {
+		return all, nil
+	}
+	var offered []platform.Platform
+	for _, d := range all {
+		info, err := list.Instance(d)
+		if err != nil {
+			return nil, err
+		}
+		var p platform.Platform
+		if info.ReadOnly.Platform != nil {
+			p = platform.Platform{OS: info.ReadOnly.Platform.OS, Architecture: info.ReadOnly.Platform.Architecture, Variant: info.ReadOnly.Platform.Variant}
+		}
+		offered = append(offered, p)
+	}
+	var out []digest.Digest
+	for _, want := range o.Platforms {
+		i, ok := platform.Choose(platform.Normalize(want), offered)
+		if !ok {
+			return nil, fmt.Errorf("no image for %s in the manifest list: %w", want, pullerrors.ErrPlatformNotFound)
+		}
+		if !containsDigest(out, all[i]) {
+			out = append(out, all[i])
+		}
+	}
+	return out, nil
+}
+
+func containsDigest(ds []digest.Digest, d digest.Digest) bool {
+	for _, x := range ds {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+// storeList stores the list as a layerless image named like the pull, or
+// updates the one that already holds that digest.
+func (e *Engine) storeList(named reference.Named, raw []byte) (string, error) {
+	d, err := manifest.Digest(raw)
+	if err != nil {
+		return "", err
+	}
+	name := reference.TagNameOnly(named).String()
+	key := storage.ImageDigestManifestBigDataNamePrefix + "-" + d.String()
+	imgs, _ := e.store.ImagesByDigest(d)
+	for _, img := range imgs {
+		if _, err := e.store.ImageBigData(img.ID, key); err == nil && img.TopLayer == "" {
+			return img.ID, e.store.AddNames(img.ID, []string{name})
+		}
+	}
+	img, err := e.store.CreateImage("", []string{name}, "", "", &storage.ImageOptions{
+		Digest:  d,
+		BigData: []storage.ImageBigDataOption{{Key: key, Data: raw, Digest: d}, {Key: storage.ImageDigestBigDataKey, Data: raw, Digest: d}},
+	})
+	if err != nil {
+		return "", fmt.Errorf("storing the manifest list of %s: %w", named, pullerrors.Wrap(pullerrors.Storage, err))
+	}
+	return img.ID, nil
+}
+
+// fetchManifest GETs src's top-level manifest.
+func fetchManifest(ctx context.Context, sys *types.SystemContext, src types.ImageReference) ([]byte, string, error) {
+	is, err := src.NewImageSource(ctx, sys)
+	if err != nil {
+		return nil, "", err
+	}
+	defer is.Close()
+	return is.GetManifest(ctx, nil)
+}
