@@ -24,9 +24,17 @@ func (e *Engine) copyToStore(ctx context.Context, sys *sysContext, src types.Ima
 	if err != nil {
 		return nil, "", invalidReference(dest, err)
 	}
+	return e.flights.do(ctx, flightKey(&sys.SystemContext, src, dest), func(ctx context.Context) (*storage.Image, digest.Digest, error) {
+		return e.copyWithRetries(ctx, sys, src, destRef, dest, o)
+	})
+}
+
+// copyWithRetries is one transfer: copies with retries, then finds the
+// image the copy reported.
+func (e *Engine) copyWithRetries(ctx context.Context, sys *sysContext, src, destRef types.ImageReference, dest string, o *PullOptions) (*storage.Image, digest.Digest, error) {
 	var manifestBytes []byte
 	var resolved types.ImageReference
-	err = e.retry(ctx, o, func() error {
+	err := e.retry(ctx, o, func() error {
 		var err error
 		manifestBytes, resolved, err = e.copyOnce(ctx, sys, src, destRef)
 		return err

@@ -69,6 +69,7 @@ type Engine struct {
 	policy    *signature.Policy
 	conf      hostConf
 	log       *slog.Logger
+	flights   flights // shared concurrent transfers
 }
 
 // New opens the store (unless Options.Store is given) and reads the host

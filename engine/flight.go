@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/transports"
+	"go.podman.io/image/v5/types"
+	"go.podman.io/storage"
+)
+
+// flights lets concurrent copies of the same image into the same name
+// share one transfer (podman#1911: every concurrent pull of one image
+// downloads it again). A caller whose context ends stops waiting without
+// disturbing the others; the transfer is canceled only when nobody waits
+// for it any more.
+type flights struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+// flight is one shared transfer.
+type flight struct {
+	done    chan struct{}
+	waiters int
+	cancel  context.CancelFunc
+	// results, valid once done is closed
+	img    *storage.Image
+	digest digest.Digest
+	err    error
+}
+
+type copyFunc func(ctx context.Context) (*storage.Image, digest.Digest, error)
+
+// do runs fn once for concurrent callers with the same key and gives each
+// the result. fn runs with a context detached from any one caller's
+// cancellation (values are kept).
+func (f *flights) do(ctx context.Context, key string, fn copyFunc) (*storage.Image, digest.Digest, error) {
+	f.mu.Lock()
+	if f.m == nil {
+		f.m = map[string]*flight{}
+	}
+	fl, joined := f.m[key]
+	if !joined {
+		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		fl = &flight{done: make(chan struct{}), cancel: cancel}
+		f.m[key] = fl
+		go f.run(runCtx, key, fl, fn)
+	}
+	fl.waiters++
+	f.mu.Unlock()
+
+	select {
+	case <-fl.done:
+		f.leave(fl)
+		return fl.img, fl.digest, fl.err
+	case <-ctx.Done():
+		f.leave(fl)
+		return nil, "", ctx.Err()
+	}
+}
+
+func (f *flights) run(ctx context.Context, key string, fl *flight, fn copyFunc) {
+	fl.img, fl.digest, fl.err = fn(ctx)
+	f.mu.Lock()
+	delete(f.m, key) // later callers start afresh
+	f.mu.Unlock()
+	fl.cancel()
+	close(fl.done)
+}
+
+// leave drops a waiter; the last one to leave an unfinished transfer
+// cancels it.
+func (f *flights) leave(fl *flight) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fl.waiters--
+	if fl.waiters == 0 {
+		fl.cancel()
+	}
+}
+
+// flightKey identifies a transfer: source, destination name, platform
+// choice and the identity of the credentials (hashed, never kept in
+// clear), so pulls with different credentials never share a result they
+// might not be allowed to see.
+func flightKey(sys *types.SystemContext, src types.ImageReference, dest string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%v",
+		transports.ImageName(src), dest, sys.OSChoice, sys.ArchitectureChoice, sys.VariantChoice,
+		sys.AuthFilePath, sys.DockerCertPath, sys.DockerInsecureSkipTLSVerify)
+	if a := sys.DockerAuthConfig; a != nil {
+		fmt.Fprintf(h, "\x00%s\x00%s\x00%s", a.Username, a.Password, a.IdentityToken)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
