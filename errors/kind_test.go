@@ -1,0 +1,76 @@
+package pullerrors
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/docker/distribution/registry/api/errcode"
+)
+
+func errDenied() error { return errcode.ErrorCodeDenied }
+
+// The String forms are API: they never change.
+func TestKindStrings(t *testing.T) {
+	want := map[Kind]string{
+		Internal:         "internal",
+		InvalidReference: "invalid-reference",
+		InvalidArgument:  "invalid-argument",
+		NotFound:         "not-found",
+		PlatformNotFound: "platform-not-found",
+		Unauthorized:     "unauthorized",
+		Denied:           "denied",
+		RateLimited:      "rate-limited",
+		Unavailable:      "unavailable",
+		Timeout:          "timeout",
+		Canceled:         "canceled",
+		Integrity:        "integrity",
+		TLS:              "tls",
+		Unsupported:      "unsupported",
+		Storage:          "storage",
+	}
+	if len(want) != numKinds {
+		t.Fatalf("%d names for %d kinds", len(want), numKinds)
+	}
+	for k, s := range want {
+		if k.String() != s {
+			t.Errorf("%d.String() = %q, want %q", k, k.String(), s)
+		}
+		if p, ok := ParseKind(s); !ok || p != k {
+			t.Errorf("ParseKind(%q) = %s, %t", s, p, ok)
+		}
+		if k.Sentinel().Error() != s || !errors.Is(k.Sentinel(), k.Sentinel()) || Classify(k.Sentinel()) != k {
+			t.Errorf("sentinel of %s misbehaves", s)
+		}
+	}
+	if Kind(-1).String() != "internal" || Kind(99).String() != "internal" || Kind(99).Sentinel() != ErrInternal {
+		t.Error("out-of-range kinds are not internal")
+	}
+	if _, ok := ParseKind("nope"); ok {
+		t.Error("ParseKind accepted an unknown name")
+	}
+}
+
+func TestKindJSON(t *testing.T) {
+	b, err := json.Marshal(struct{ Kind Kind }{NotFound})
+	if err != nil || string(b) != `{"Kind":"not-found"}` {
+		t.Fatalf("marshal: %s, %v", b, err)
+	}
+	var v struct{ Kind Kind }
+	if err := json.Unmarshal([]byte(`{"Kind":"rate-limited"}`), &v); err != nil || v.Kind != RateLimited {
+		t.Errorf("unmarshal: %s, %v", v.Kind, err)
+	}
+	if err := json.Unmarshal([]byte(`{"Kind":"bogus"}`), &v); err == nil {
+		t.Error("unmarshal accepted an unknown kind")
+	}
+}
+
+func TestSentinelsAreDistinct(t *testing.T) {
+	for a := range numKinds {
+		for b := range numKinds {
+			if same := errors.Is(Kind(a).Sentinel(), Kind(b).Sentinel()); same != (a == b) {
+				t.Errorf("errors.Is(%s, %s) = %t", Kind(a), Kind(b), same)
+			}
+		}
+	}
+}

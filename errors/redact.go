@@ -1,0 +1,72 @@
+package pullerrors
+
+import (
+	"regexp"
+	"strings"
+)
+
+// redacted replaces every secret Redact removes.
+const redacted = "xxxxx"
+
+var (
+	// scheme://userinfo@ (the scheme may be missing) — greedy up to the last
+	// '@' before the path, so that a password holding a raw '@' is removed
+	// whole.
+	urlUserinfo = regexp.MustCompile(`(?:[A-Za-z][A-Za-z0-9+.\-]*)?://[^\s/?#"'<>]*@`)
+	// "docker://busybox@sha256:..." is a digest, not userinfo.
+	digestAfterAt = regexp.MustCompile(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}`)
+	// Authorization header values.
+	authScheme = regexp.MustCompile(`(?i)\b(bearer|basic)(\s+)([A-Za-z0-9\-._~+/]{8,}=*)`)
+	// Secrets in query strings and key=value text, e.g. S3/GCS signed blob URLs.
+	secretParam = regexp.MustCompile(`(?i)((?:^|[?&;\s,(])(?:access_token|refresh_token|id_token|token|password|passwd|pwd|secret|client_secret|api_key|apikey|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)=)[^&\s"'#;,)]*`)
+	// Secrets in JSON documents (auth files, token responses).
+	secretJSON = regexp.MustCompile(`(?i)("(?:password|passwd|auth|identitytoken|identity_token|registrytoken|access_token|refresh_token|token|secret)"\s*:\s*")(?:[^"\\]|\\.)*"`)
+)
+
+// Redact removes credentials from a message: the userinfo of URLs
+// ("https://user:pass@host" becomes "https://xxxxx@host"), Basic and Bearer
+// authorization values, secret query parameters (access_token, signatures of
+// pre-signed blob URLs, ...) and secret fields of JSON documents. Every
+// message this package produces goes through it; callers that print an
+// underlying error themselves should pass its text through it too.
+func Redact(s string) string {
+	if strings.Contains(s, "@") {
+		s = redactUserinfo(s)
+	}
+	s = authScheme.ReplaceAllStringFunc(s, func(m string) string {
+		sub := authScheme.FindStringSubmatch(m)
+		if !looksLikeToken(sub[3]) {
+			return m
+		}
+		return sub[1] + sub[2] + redacted
+	})
+	s = secretParam.ReplaceAllString(s, "${1}"+redacted)
+	s = secretJSON.ReplaceAllString(s, `${1}`+redacted+`"`)
+	return s
+}
+
+func redactUserinfo(s string) string {
+	var b strings.Builder
+	last := 0
+	for _, loc := range urlUserinfo.FindAllStringIndex(s, -1) {
+		start, end := loc[0], loc[1]
+		if digestAfterAt.MatchString(s[end:]) {
+			continue
+		}
+		sep := strings.Index(s[start:end], "://") + start + len("://")
+		b.WriteString(s[last:sep])
+		b.WriteString(redacted + "@")
+		last = end
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// looksLikeToken tells a credential ("dXNlcjpwYXNz", a JWT) from an English
+// word following "Basic" or "Bearer" ("basic authentication").
+func looksLikeToken(s string) bool {
+	return strings.ContainsAny(s, "0123456789+/=._~-")
+}
