@@ -32,12 +32,13 @@ type reqs = map[enginetest.RequestKind]int
 var fullPull = reqs{enginetest.Ping: 1, enginetest.ManifestGet: 1, enginetest.BlobGet: 2}
 
 type cell struct {
-	p        policy.Policy
-	state    localState
-	down     bool
-	outcome  engine.Outcome
-	wantKind pullerrors.Kind // error expected when not Internal... see wantErr
+	p       policy.Policy
+	state   localState
+	down    bool
+	outcome engine.Outcome
+	// wantErr: the pull fails with an error of kind wantKind.
 	wantErr  bool
+	wantKind pullerrors.Kind
 	// image is the image the result must name: "old" (what was local) or
 	// "new" (what the registry has now).
 	image string
@@ -59,6 +60,8 @@ func TestPolicyMatrix(t *testing.T) {
 		{p: policy.Never, state: corrupted, wantErr: true, wantKind: pullerrors.NotFound, reqs: reqs{}},
 		{p: policy.Never, state: same, down: true, outcome: engine.UsedLocal, image: "old", reqs: reqs{}},
 		{p: policy.Never, state: absent, down: true, wantErr: true, wantKind: pullerrors.NotFound, reqs: reqs{}},
+		{p: policy.Never, state: older, down: true, outcome: engine.UsedLocal, image: "old", reqs: reqs{}},
+		{p: policy.Never, state: corrupted, down: true, wantErr: true, wantKind: pullerrors.NotFound, reqs: reqs{}},
 
 		// missing: the registry only when nothing usable is local.
 		{p: policy.Missing, state: absent, outcome: engine.Pulled, image: "new", reqs: fullPull},
@@ -67,6 +70,7 @@ func TestPolicyMatrix(t *testing.T) {
 		{p: policy.Missing, state: corrupted, outcome: engine.Pulled, image: "new", reqs: reqs{enginetest.Ping: 1, enginetest.ManifestGet: 1, enginetest.BlobGet: 2}},
 		{p: policy.Missing, state: absent, down: true, wantErr: true, wantKind: pullerrors.Unavailable},
 		{p: policy.Missing, state: same, down: true, outcome: engine.UsedLocal, image: "old", reqs: reqs{}},
+		{p: policy.Missing, state: older, down: true, outcome: engine.UsedLocal, image: "old", reqs: reqs{}},
 		{p: policy.Missing, state: corrupted, down: true, wantErr: true, wantKind: pullerrors.Unavailable},
 
 		// newer: one HEAD when up to date; fall back to the local image
@@ -82,9 +86,11 @@ func TestPolicyMatrix(t *testing.T) {
 
 		// always: every time; no fallback.
 		{p: policy.Always, state: absent, outcome: engine.Pulled, image: "new", reqs: fullPull},
-		{p: policy.Always, state: same, outcome: engine.Pulled, image: "old"},
-		{p: policy.Always, state: older, outcome: engine.Pulled, image: "new"},
-		{p: policy.Always, state: corrupted, outcome: engine.Pulled, image: "new"},
+		// The layer is stored already: only the config blob is fetched.
+		{p: policy.Always, state: same, outcome: engine.Pulled, image: "old", reqs: reqs{enginetest.Ping: 1, enginetest.ManifestGet: 1, enginetest.BlobGet: 1}},
+		{p: policy.Always, state: older, outcome: engine.Pulled, image: "new", reqs: fullPull},
+		{p: policy.Always, state: corrupted, outcome: engine.Pulled, image: "new", reqs: fullPull},
+		{p: policy.Always, state: corrupted, down: true, wantErr: true, wantKind: pullerrors.Unavailable},
 		{p: policy.Always, state: absent, down: true, wantErr: true, wantKind: pullerrors.Unavailable},
 		{p: policy.Always, state: same, down: true, wantErr: true, wantKind: pullerrors.Unavailable},
 		{p: policy.Always, state: older, down: true, wantErr: true, wantKind: pullerrors.Unavailable},
