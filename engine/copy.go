@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
@@ -84,11 +85,12 @@ func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, src, dest types.
 	return out, resolved, nil
 }
 
-// describeRef names a source for messages: the registry name for docker
-// references, the transport reference otherwise.
+// describeRef names a source for messages and results: the registry name
+// for docker references, the transport reference otherwise (without the
+// empty ":ref" some transports append, as in "oci-archive:x.tar:").
 func describeRef(ref types.ImageReference) string {
 	if named := ref.DockerReference(); named != nil && ref.Transport().Name() == "docker" {
 		return named.String()
 	}
-	return ref.Transport().Name() + ":" + ref.StringWithinTransport()
+	return strings.TrimSuffix(ref.Transport().Name()+":"+ref.StringWithinTransport(), ":")
 }
