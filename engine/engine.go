@@ -56,6 +56,11 @@ type Options struct {
 	// is copied, never mutated; the fields above override it.
 	SystemContext *types.SystemContext
 
+	// MaxParallelDownloads bounds the layers one pull downloads at once.
+	// Zero: containers.conf image_parallel_copies, else containers/image's
+	// default (6).
+	MaxParallelDownloads uint
+
 	// Logger receives the engine's own logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -89,6 +94,9 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.conf = conf
+	if opts.MaxParallelDownloads > 0 {
+		e.conf.parallelCopies = opts.MaxParallelDownloads
+	}
 
 	e.policy, err = loadSignaturePolicy(&e.sys, e.log)
 	if err != nil {
