@@ -1,8 +1,6 @@
 package pullerrors
 
-import (
-	"github.com/docker/distribution/registry/api/errcode"
-)
+import "github.com/docker/distribution/registry/api/errcode"
 
 // Classify returns the kind of err.
 //
@@ -49,17 +47,7 @@ func Classify(err error) Kind {
 	return k
 }
 
-// precedence orders the kinds for errors that hold several failures (joined
-// errors, one error per short-name candidate, several registry error codes in
-// one response): the kind listed first wins. The principle is "the most
-// informative kind wins": the caller's own cancellation or deadline first,
-// then failures that happened after an image was found or that say the image
-// may well exist (a local store failure, corrupt data, a registry that could
-// not be reached or asked to slow down, a registry that wants credentials),
-// then definitive absences, and last the answers that say the name could
-// never work at that registry. A NotFound is therefore reported only when
-// every candidate said so (or said something even less informative, such as
-// NAME_INVALID).
+// precedence is the table of Precedence: the kind listed first wins.
 var precedence = [...]Kind{
 	Canceled,         // the caller stopped the pull: nothing else matters
 	Timeout,          // the caller's deadline (or a request's) expired before an answer
@@ -79,8 +67,36 @@ var precedence = [...]Kind{
 }
 
 // Precedence returns the kinds ordered from the one that wins to the one that
-// loses when an error holds several failures. It is the table Classify and New
-// use; see the precedence variable's documentation for the rationale.
+// loses when an error holds several failures: joined errors, one error per
+// short-name candidate, several registry error codes in one response.
+// Classify and New use this one table:
+//
+//	Canceled          the caller stopped the pull: nothing else matters
+//	Timeout           the caller's deadline (or a request's) expired
+//	Storage           the image was fetched but the local store failed
+//	Integrity         the image exists, but its data arrived corrupt
+//	TLS               that registry could not be talked to securely
+//	RateLimited       that registry asked to slow down
+//	Unavailable       that registry could not answer
+//	Denied            that registry (or the signature policy) refused
+//	Unauthorized      that registry wants (other) credentials
+//	Internal          an unclassified failure
+//	PlatformNotFound  the image exists, but not for the platform
+//	NotFound          the image is not there
+//	Unsupported       that source cannot do what was asked
+//	InvalidArgument   an option is wrong
+//	InvalidReference  the name is not valid at that registry
+//
+// The principle is "the most informative kind wins": the caller's own
+// cancellation or deadline first; then failures that happened after the
+// image was found, or that leave open whether it exists (a registry that
+// could not be reached, asked to slow down, or wants credentials); then
+// definitive absences; last, answers that say the name could never work at
+// that registry. So a NotFound on one registry and Unavailable on another is
+// Unavailable (the image may be on the second), Unauthorized and Denied beat
+// NotFound, and NotFound is reported only when every candidate said so (or
+// said something less informative, such as NAME_INVALID). An unclassified
+// failure ranks above NotFound for the same reason.
 func Precedence() []Kind {
 	return append([]Kind(nil), precedence[:]...)
 }
@@ -99,7 +115,7 @@ func moreInformative(a, b Kind) bool { return rank[a] > rank[b] }
 // maxNodes bounds the number of errors Classify visits, so that a
 // pathological (very deep, very wide or cyclic) error tree cannot make it
 // loop or recurse without end.
-const maxNodes = 1000
+const maxNodes = 4096
 
 type walker struct{ budget int }
 
@@ -115,7 +131,7 @@ func (w *walker) spend() bool {
 // classify returns the kind of err and whether anything in it was recognised.
 func (w *walker) classify(err error) (Kind, bool) {
 	// Rule 1: a kind decided at the source, anywhere on the linear chain.
-	for e, n := err, 0; e != nil && n < maxNodes; n++ {
+	for e := err; e != nil && w.spend(); {
 		if k, ok := markedKind(e); ok {
 			return k, true
 		}
@@ -166,6 +182,9 @@ func (w *walker) classify(err error) (Kind, bool) {
 func (w *walker) combine(branches []error) (Kind, bool) {
 	best, found := Internal, false
 	for i, b := range branches {
+		if w.budget <= 0 {
+			break
+		}
 		k, ok := w.classify(b) // unrecognised: Internal
 		found = found || ok
 		if i == 0 || moreInformative(k, best) {
@@ -294,18 +313,8 @@ func walk(err error, visit func(error) bool) bool {
 }
 
 // chainHas reports whether target itself (compared with ==, not with Is
-// methods) occurs anywhere in err's tree.
+// methods) occurs anywhere in err's tree. target must have a comparable
+// dynamic type (every sentinel error value does), so == cannot panic.
 func chainHas(err, target error) bool {
-	return walk(err, func(e error) bool { return sameError(e, target) })
-}
-
-// sameError compares two errors with == without panicking on uncomparable
-// dynamic types.
-func sameError(a, b error) (same bool) {
-	defer func() {
-		if recover() != nil {
-			same = false
-		}
-	}()
-	return a == b
+	return walk(err, func(e error) bool { return e == target })
 }

@@ -1,13 +1,3 @@
-// Package pullerrors classifies every error a pull can return.
-//
-// The model follows containerd's errdefs: a small, closed set of kinds that
-// say how a caller should react (retry, ask for credentials, report "no such
-// image", fix the input), orthogonal to the messages, which stay with the code
-// that produced them. Each kind has a sentinel value usable with errors.Is;
-// the HTTP mapping is a thin layer on top of the kinds.
-//
-// The package lives in the directory "errors" but is named pullerrors so that
-// it never shadows the standard library's errors package in callers.
 package pullerrors
 
 import "fmt"
