@@ -1,0 +1,58 @@
+// Package httpapi serves the pull endpoint of Podman's libpod REST API over
+// an [engine.Engine], so that existing Podman clients — podman --remote,
+// Podman's Go bindings, podman-py, bootc — pull through pullengine unchanged.
+//
+// [NewHandler] answers:
+//
+//	POST     /libpod/images/pull, /v{version}/libpod/images/pull
+//	GET|HEAD /_ping, /libpod/_ping, /v{version}/_ping, /v{version}/libpod/_ping
+//	GET      /version, /libpod/version, /v{version}/version, /v{version}/libpod/version
+//
+// and 404 with libpod's error body for every other path. {version} is the
+// client's own version ("v5.8.0"); any is accepted.
+//
+// # The pull endpoint
+//
+// Query parameters are libpod's, matched case-insensitively as Podman's
+// decoder does (the Go bindings send them in lower case):
+//
+//	reference     the image to pull (required; registry names and image IDs only)
+//	policy        always (the default, as libpod), missing, newer, never
+//	Arch, OS, Variant  the platform to choose from a manifest list
+//	tlsVerify     false to skip TLS verification (default: registries.conf)
+//	allTags       pull every tag of the repository
+//	retry         retries of a transient failure (default: containers.conf)
+//	retryDelay    the first retry's delay, a Go duration ("2s")
+//	quiet         answer once, when the pull is over
+//	pullProgress  add per-blob progress lines
+//	compatMode    Docker-style progress messages
+//
+// Credentials come in the X-Registry-Auth header (base64url JSON), as one
+// set of credentials ({"username","password"} or {"identitytoken"}) or as a
+// map from registry to credentials ({"quay.io":{...},...}, which replaces
+// the engine's auth file for the pull, as in Podman); X-Registry-Config is
+// accepted too. Credentials are never logged nor echoed.
+//
+// # Status codes
+//
+// Podman (since PR #28109) delays the response's first byte until the pull
+// reports progress, or 5 seconds have passed, to answer a failed pull with
+// an error status rather than 200. This handler waits for proof that the
+// registry answered and the platform was chosen — the first blob transfer
+// starting or being skipped, or the pull being over — however long that
+// takes, so not-found, authentication, rate-limit and platform errors
+// always carry their exact status:
+//
+//	invalid parameters, bad reference       400 before any pull
+//	failure before any blob moved           the classified status (pullerrors.HTTPStatus)
+//	                                        with libpod's body {"cause","message","response"}
+//	failure after streaming began           200, then a final line
+//	                                        {"status":"error","error":...,"errorKind":...,"errorStatus":...}
+//	success                                 200, then {"status":"success","images":[...],"id":...}
+//
+// With quiet=true the answer is one JSON object, {"images":[...],"id":...},
+// or the error body with its status.
+//
+// A client that disconnects cancels its pull; the pull leaves no image
+// behind under the name.
+package httpapi

@@ -1,0 +1,225 @@
+package httpapi
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/pullengine/pullengine/engine"
+	"github.com/pullengine/pullengine/progress"
+)
+
+// DefaultAPIVersion is the libpod API version the handler announces
+// (the Libpod-API-Version header of every answer, and /version): the pull
+// endpoint implements Podman 6's pull API (error statuses, pullProgress).
+// Podman's clients refuse servers older than 4.0.0.
+const DefaultAPIVersion = "6.0.0"
+
+// minAPIVersion is the oldest libpod API version whose clients this
+// handler serves, announced by /version.
+const minAPIVersion = "4.0.0"
+
+// Option configures NewHandler.
+type Option func(*config)
+
+type config struct {
+	log            *slog.Logger
+	apiVersion     string
+	streamingDelay time.Duration
+	tempDir        string
+
+	// onEvent, for tests, is called by the pull handler after it has
+	// handled each progress event.
+	onEvent func(progress.Event)
+}
+
+// WithLogger sets the logger of the handler: one line per request that
+// fails validation (debug) and per pull (info: reference, mode, status,
+// error kind, duration). Credentials are never logged. Nil, the default,
+// discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.log = l }
+}
+
+// WithAPIVersion sets the libpod API version announced in the
+// Libpod-API-Version header and by /version (default DefaultAPIVersion).
+// It must be 4.0.0 or later for Podman's clients to connect.
+func WithAPIVersion(v string) Option {
+	return func(c *config) { c.apiVersion = v }
+}
+
+// WithStreamingDelay bounds how long a streaming pull may wait for the
+// registry before the handler commits to 200 and starts streaming, as
+// Podman's 5-second timer does, for clients that give up when no header
+// arrives. Zero, the default, waits as long as it takes: failures before
+// the first blob always carry their exact status.
+func WithStreamingDelay(d time.Duration) Option {
+	return func(c *config) { c.streamingDelay = d }
+}
+
+// WithTempDir sets where the per-registry credentials of X-Registry-Auth
+// are written for the duration of a pull (a private 0700 directory with a
+// 0600 auth file, removed when the pull ends). Empty, the default: the
+// system's temporary directory.
+func WithTempDir(dir string) Option {
+	return func(c *config) { c.tempDir = dir }
+}
+
+// handler is the http.Handler NewHandler returns.
+type handler struct {
+	e   *engine.Engine
+	cfg config
+}
+
+// NewHandler returns an http.Handler serving libpod's pull endpoint (POST
+// /libpod/images/pull, versioned or not) over e, with the _ping and
+// version endpoints Podman's clients call, and 404 with libpod's error
+// body for every other path. See the package documentation for the
+// parameters and the status codes.
+//
+// Pulls run under the request's context: a client that disconnects
+// cancels its pull, and so does the cancellation of the server's base
+// context. The handler does not close e.
+func NewHandler(e *engine.Engine, opts ...Option) http.Handler {
+	h := &handler{e: e, cfg: config{apiVersion: DefaultAPIVersion}}
+	for _, o := range opts {
+		o(&h.cfg)
+	}
+	if h.cfg.log == nil {
+		h.cfg.log = slog.New(slog.DiscardHandler)
+	}
+	return h
+}
+
+// versionPrefix matches libpod's "/v{version}" path prefix.
+var versionPrefix = regexp.MustCompile(`^/v[0-9][0-9A-Za-z.-]*(/|$)`)
+
+// endpoint is one route: its methods and handler.
+type endpoint struct {
+	methods []string
+	serve   func(h *handler, w http.ResponseWriter, r *http.Request)
+}
+
+var routes = map[string]endpoint{
+	"/_ping":              {[]string{http.MethodGet, http.MethodHead}, (*handler).ping},
+	"/libpod/_ping":       {[]string{http.MethodGet, http.MethodHead}, (*handler).ping},
+	"/version":            {[]string{http.MethodGet}, (*handler).version},
+	"/libpod/version":     {[]string{http.MethodGet}, (*handler).version},
+	"/libpod/images/pull": {[]string{http.MethodPost}, (*handler).pull},
+}
+
+// ServeHTTP routes the request.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Libpod-API-Version", h.cfg.apiVersion)
+	w.Header().Set("Server", "pullengine ("+runtime.GOOS+")")
+
+	path := r.URL.Path
+	if loc := versionPrefix.FindStringIndex(path); loc != nil {
+		path = "/" + path[loc[1]:]
+	}
+	ep, ok := routes[strings.TrimSuffix(path, "/")]
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Errorf("%s %s: no such endpoint: this server answers only libpod's images/pull, _ping and version", r.Method, r.URL.Path))
+		return
+	}
+	for _, m := range ep.methods {
+		if r.Method == m {
+			ep.serve(h, w, r)
+			return
+		}
+	}
+	w.Header().Set("Allow", strings.Join(ep.methods, ", "))
+	writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("%s %s: method not allowed (allowed: %s)", r.Method, r.URL.Path, strings.Join(ep.methods, ", ")))
+}
+
+// ping answers libpod's _ping: 200 "OK" and the API version header Podman's
+// clients check.
+func (h *handler) ping(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("Pragma", "no-cache")
+	w.Header().Set("OSType", runtime.GOOS)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write([]byte("OK"))
+	}
+}
+
+// componentVersion is the answer of /version: Docker's types.Version with
+// libpod's components, as Podman writes it; only what is true of this
+// server is filled in.
+type componentVersion struct {
+	Platform struct {
+		Name string
+	}
+	Components    []component
+	Version       string
+	APIVersion    string `json:"ApiVersion"`
+	MinAPIVersion string `json:"MinAPIVersion,omitempty"`
+	GoVersion     string
+	Os            string
+	Arch          string
+	Experimental  bool `json:",omitempty"`
+}
+
+type component struct {
+	Name    string
+	Version string
+	Details map[string]string `json:",omitempty"`
+}
+
+// version answers /version: this server is pullengine, serving the libpod
+// API version it announces.
+func (h *handler) version(w http.ResponseWriter, _ *http.Request) {
+	v := moduleVersion()
+	cv := componentVersion{
+		Components: []component{{
+			Name:    "pullengine",
+			Version: v,
+			Details: map[string]string{
+				"APIVersion":    h.cfg.apiVersion,
+				"MinAPIVersion": minAPIVersion,
+				"Os":            runtime.GOOS,
+				"Arch":          runtime.GOARCH,
+				"GoVersion":     runtime.Version(),
+			},
+		}},
+		Version:       v,
+		APIVersion:    h.cfg.apiVersion,
+		MinAPIVersion: minAPIVersion,
+		GoVersion:     runtime.Version(),
+		Os:            runtime.GOOS,
+		Arch:          runtime.GOARCH,
+	}
+	cv.Platform.Name = runtime.GOOS + "/" + runtime.GOARCH + "/pullengine"
+	writeJSON(w, http.StatusOK, cv)
+}
+
+// moduleVersion is the version of the pullengine module in this binary,
+// "devel" when unknown (a build inside the module itself).
+func moduleVersion() string {
+	const path = "github.com/pullengine/pullengine"
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if info.Main.Path == path && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	for _, d := range info.Deps {
+		if d.Path == path {
+			if d.Replace != nil && d.Replace.Version != "" {
+				return d.Replace.Version
+			}
+			if d.Version != "" && d.Version != "(devel)" {
+				return d.Version
+			}
+		}
+	}
+	return "devel"
+}
