@@ -139,5 +139,9 @@ func (b *byteCounter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// Flush passes flushes through, so fault middleware can send partial
+// bodies.
+func (b *byteCounter) Flush() { _ = http.NewResponseController(b.ResponseWriter).Flush() }
+
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (b *byteCounter) Unwrap() http.ResponseWriter { return b.ResponseWriter }
