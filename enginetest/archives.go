@@ -2,6 +2,7 @@ package enginetest
 
 import (
 	"archive/tar"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/pullengine/pullengine/internal/fixtures"
 )
 
 // Annotation keys naming an image in an OCI index.
@@ -107,4 +109,99 @@ func tarDir(dir, path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// DockerArchiveFormat is the tool whose docker-archive layout
+// WriteDockerArchiveAs imitates. All have a manifest.json listing config
+// and layer paths and RepoTags per image; they differ in where those files
+// are and what else the tar holds, and a reader must accept them all.
+type DockerArchiveFormat int
+
+// The docker-archive layouts in the wild.
+const (
+	// GGCRArchive is go-containerregistry's tarball (crane, ko; what
+	// WriteDockerArchive writes): config "sha256:<hex>", gzip layers
+	// "<hex>.tar.gz".
+	GGCRArchive DockerArchiveFormat = iota
+	// DockerSaveArchive is `docker save` since Docker 25: an OCI layout
+	// with uncompressed layers in blobs/sha256/ and a manifest.json pointing
+	// into it; index.json names each tag, so it is an oci-archive too.
+	DockerSaveArchive
+	// DockerSaveLegacyArchive is `docker save` before Docker 25:
+	// "<id>/layer.tar" per layer, config "<hex>.json".
+	DockerSaveLegacyArchive
+	// PodmanSaveArchive is `podman save`, written by c/image's own
+	// docker-archive writer: layers "<hex>.tar", config "<hex>.json",
+	// "<id>/layer.tar" symlinks, RepoTags fully qualified.
+	PodmanSaveArchive
+)
+
+// ArchiveImage is one image of a docker-archive with its RepoTags; no tag
+// writes an image saved by ID.
+type ArchiveImage struct {
+	Image v1.Image
+	Tags  []string
+}
+
+// WriteDockerArchiveAs writes images as one docker-archive at path in the
+// layout of format, e.g. two images as `podman save -m` does, or one image
+// with two tags as `docker save a b` does.
+func WriteDockerArchiveAs(t testing.TB, path string, format DockerArchiveFormat, images ...ArchiveImage) {
+	t.Helper()
+	fi := make([]fixtures.ArchiveImage, len(images))
+	for i, ai := range images {
+		fi[i] = fixtures.ArchiveImage{Image: ai.Image, Tags: ai.Tags}
+	}
+	var f fixtures.DockerFormat
+	switch format {
+	case GGCRArchive:
+		f = fixtures.GGCR
+	case DockerSaveArchive:
+		f = fixtures.DockerSave
+	case DockerSaveLegacyArchive:
+		f = fixtures.DockerSaveLegacy
+	case PodmanSaveArchive:
+		f = fixtures.PodmanSave
+	default:
+		t.Fatalf("enginetest: unknown DockerArchiveFormat %d", format)
+	}
+	must(t, fixtures.WriteDockerArchive(path, f, fi...))
+}
+
+// String names the tool, e.g. "podman save".
+func (f DockerArchiveFormat) String() string {
+	switch f {
+	case GGCRArchive:
+		return fixtures.GGCR.String()
+	case DockerSaveArchive:
+		return fixtures.DockerSave.String()
+	case DockerSaveLegacyArchive:
+		return fixtures.DockerSaveLegacy.String()
+	case PodmanSaveArchive:
+		return fixtures.PodmanSave.String()
+	}
+	return fmt.Sprintf("DockerArchiveFormat(%d)", int(f))
+}
+
+// WriteHybridArchive writes img as BuildKit's docker exporter does: one tar
+// that is a docker-archive (manifest.json with repoTags) and an oci-archive
+// (index.json, its entry annotated with annotations, e.g.
+// AnnotationContainerdName: "example.com/app:oci", AnnotationRefName: "oci").
+func WriteHybridArchive(t testing.TB, path string, img v1.Image, repoTags []string, annotations map[string]string) {
+	t.Helper()
+	must(t, fixtures.WriteHybridArchive(path, img, repoTags, annotations))
+}
+
+// WriteOCILayoutIndex writes a multi-arch index (and its instances) as the
+// one entry of a new OCI layout directory dir, annotated with annotations.
+func WriteOCILayoutIndex(t testing.TB, dir string, idx v1.ImageIndex, annotations map[string]string) {
+	t.Helper()
+	must(t, fixtures.WriteOCILayout(dir, fixtures.Entry{Index: idx, Annotations: annotations}))
+}
+
+// WriteOCIArchiveIndex writes a multi-arch index (and its instances) as an
+// oci-archive at path, its index entry annotated with annotations.
+func WriteOCIArchiveIndex(t testing.TB, path string, idx v1.ImageIndex, annotations map[string]string) {
+	t.Helper()
+	must(t, fixtures.WriteOCIArchive(path, fixtures.Entry{Index: idx, Annotations: annotations}))
 }
