@@ -6,7 +6,7 @@ export GOFLAGS := -tags=$(GOTAGS)
 # -race each child would sleep a second at exit.
 export GORACE := atexit_sleep_ms=0
 
-.PHONY: demo test lint
+.PHONY: demo test lint bench
 
 # The main job: pull the fixture image into ./.store, with progress.
 demo:
@@ -19,6 +19,12 @@ test:
 		if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go test -race -count=1 ./...
+	cd bench && go vet ./...
 
 lint:
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# The benchmarks against libimage and a bare copy.Image (bench/, a module
+# of its own), then their tables; a few minutes. Not part of test.
+bench:
+	bench/run.sh

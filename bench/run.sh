@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the benchmarks of this module and prints the tables of the README's
+# Performance section. Run it through `make bench` at the repository root,
+# which sets the build tags (GOFLAGS). About five minutes on 2 cores.
+# BENCH_QUICK, BENCH_COLD, BENCH_CONCURRENT and BENCH_DIFFERENT override the
+# -benchtime of each group (e.g. BENCH_COLD=3x for a quick look).
+#
+# Each memory benchmark runs in a process of its own: peak RSS is per
+# process. The raw `go test -bench` output is kept in bench/out/bench.txt.
+set -euo pipefail
+cd "$(dirname "$0")"
+mkdir -p out
+go test -c -o out/bench.test .
+
+out=out/bench.txt
+: >"$out"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+run() { ./out/bench.test -test.run '^$' "$@" | tee -a "$out"; }
+
+run -test.bench '^Benchmark(MissingPresent|NewerUpToDate)$' -test.benchtime "${BENCH_QUICK:-1s}"
+run -test.bench '^BenchmarkCold$' -test.benchtime "${BENCH_COLD:-12x}"
+run -test.bench '^BenchmarkConcurrentSame$' -test.benchtime "${BENCH_CONCURRENT:-6x}"
+run -test.bench '^BenchmarkConcurrentDifferent$' -test.benchtime "${BENCH_DIFFERENT:-9x}"
+for size in 256MiB 1GiB; do
+	for who in engine copy libimage; do
+		run -test.bench "^BenchmarkMemory/$size/$who\$" -test.benchtime 1x
+	done
+done
+
+echo
+echo "$(date -u +%Y-%m-%d), $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), Linux $(uname -r), $(go version | cut -d' ' -f3), vfs on $(df -T . | awk 'NR==2 {print $2}'); load average $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after"
+echo
+go run ./cmd/benchtable "$out"
