@@ -98,10 +98,9 @@ func (h *handler) pullQuiet(w http.ResponseWriter, r *http.Request, req *pullReq
 func (h *handler) failEarly(w http.ResponseWriter, r *http.Request, err error, compat bool) int {
 	status := pullerrors.HTTPStatus(err)
 	if status == pullerrors.StatusClientClosedRequest {
-		if r.Context().Err() != nil {
-			return status // the client is gone: nobody to answer
-		}
-		// Canceled while the client waits: the server is shutting down.
+		// The request's context ended: the client left (then nobody
+		// reads this) or the server is shutting down and canceled the
+		// pulls in flight (then the client still waits for an answer).
 		status = http.StatusServiceUnavailable
 	}
 	if after, ok := pullerrors.RetryAfter(err); ok && after > 0 {
@@ -149,7 +148,6 @@ func commitsStatus(e progress.Event) bool {
 // compatMode): progress lines as they happen, after a status that waits for
 // the registry's answer.
 func (h *handler) pullStream(w http.ResponseWriter, r *http.Request, req *pullRequest, opts *engine.PullOptions) (int, error) {
-	ctx := r.Context()
 	fwd := &forwarder{events: make(chan progress.Event), stop: make(chan struct{})}
 	opts.Progress = fwd
 
@@ -160,10 +158,10 @@ func (h *handler) pullStream(w http.ResponseWriter, r *http.Request, req *pullRe
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		res, pullErr = h.e.Pull(ctx, req.reference, req.policy, opts)
+		res, pullErr = h.e.Pull(r.Context(), req.reference, req.policy, opts)
 	}()
-	// No pull outlives its request: the handler returns only once Pull
-	// has (it stops promptly when ctx ends).
+	// The handler returns only once Pull has (it stops promptly when the
+	// request's context ends).
 	defer func() {
 		close(fwd.stop)
 		<-done
@@ -199,11 +197,12 @@ func (h *handler) pullStream(w http.ResponseWriter, r *http.Request, req *pullRe
 		case <-timer:
 			s.commit()
 		case <-done:
-			// Pull returned without its final event: its context ended
-			// while the event was on its way.
+			// Pull returned without delivering its final event: its
+			// context ended (client gone, server shutting down) while the
+			// event was on its way. A context that ends is not a reason to
+			// stop here: Pull returns promptly then, and the answer (if
+			// anyone still reads it) says the pull was canceled.
 			return h.finishWithoutEvent(w, r, s, res, pullErr)
-		case <-ctx.Done():
-			return pullerrors.StatusClientClosedRequest, ctx.Err()
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/pullengine/pullengine/engine"
 	pullerrors "github.com/pullengine/pullengine/errors"
@@ -30,6 +31,7 @@ import (
 )
 
 const usage = `usage: pullengine pull [flags] NAME
+       pullengine serve [flags]   (libpod's pull API on a socket; serve -h)
 
 NAME is a registry name (alpine, quay.io/x/y:tag, docker://...), an image ID,
 or a transport reference (oci-archive:FILE, docker-archive:FILE, oci:DIR[:REF],
@@ -46,6 +48,11 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "serve" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return serve(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "pull" {
 		fmt.Fprint(stderr, usage)
 		return 2
