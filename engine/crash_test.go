@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,7 +21,8 @@ import (
 )
 
 // crashChildEnv, when set, makes the test binary a child that pulls the
-// reference in crashRefEnv with the engine.Options (JSON) in the variable.
+// references in crashRefEnv (comma-separated) with the engine.Options
+// (JSON) in the variable.
 const (
 	crashChildEnv = "PULLENGINE_CRASH_CHILD_OPTIONS"
 	crashRefEnv   = "PULLENGINE_CRASH_CHILD_REF"
@@ -61,9 +63,11 @@ func crashChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	if _, err := e.Pull(context.Background(), os.Getenv(crashRefEnv), policy.Always, nil); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	for _, ref := range strings.Split(os.Getenv(crashRefEnv), ",") {
+		if _, err := e.Pull(context.Background(), ref, policy.Always, nil); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 	}
 	return 0
 }
