@@ -190,3 +190,26 @@ func ExampleDecide() {
 	// missing use-local
 	// missing pull
 }
+
+// FuzzParse: any input parses to a valid policy or fails with
+// InvalidArgument; never panics.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"", "always", "IfNotPresent", "false", "bogus", "\x00", " newer "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := Parse(s)
+		if err != nil {
+			if !errors.Is(err, pullerrors.ErrInvalidArgument) {
+				t.Fatalf("Parse(%q): unclassified error %v", s, err)
+			}
+			return
+		}
+		if p.Validate() != nil {
+			t.Fatalf("Parse(%q) = invalid %v", s, p)
+		}
+		if back, err := Parse(p.String()); err != nil || back != p {
+			t.Fatalf("%v does not round-trip", p)
+		}
+	})
+}
