@@ -161,10 +161,12 @@ type componentVersion struct {
 	Version       string
 	APIVersion    string `json:"ApiVersion"`
 	MinAPIVersion string `json:"MinAPIVersion,omitempty"`
+	GitCommit     string `json:",omitempty"`
 	GoVersion     string
 	Os            string
 	Arch          string
-	Experimental  bool `json:",omitempty"`
+	BuildTime     string `json:",omitempty"`
+	Experimental  bool   `json:",omitempty"`
 }
 
 type component struct {
@@ -176,7 +178,7 @@ type component struct {
 // version answers /version: this server is pullengine, serving the libpod
 // API version it announces.
 func (h *handler) version(w http.ResponseWriter, _ *http.Request) {
-	v := moduleVersion()
+	v, commit, built := buildInfo()
 	cv := componentVersion{
 		Components: []component{{
 			Name:    "pullengine",
@@ -192,6 +194,8 @@ func (h *handler) version(w http.ResponseWriter, _ *http.Request) {
 		Version:       v,
 		APIVersion:    h.cfg.apiVersion,
 		MinAPIVersion: minAPIVersion,
+		GitCommit:     commit,
+		BuildTime:     built,
 		GoVersion:     runtime.Version(),
 		Os:            runtime.GOOS,
 		Arch:          runtime.GOARCH,
@@ -200,26 +204,39 @@ func (h *handler) version(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, cv)
 }
 
-// moduleVersion is the version of the pullengine module in this binary,
-// "devel" when unknown (a build inside the module itself).
-func moduleVersion() string {
+// buildInfo is the version of the pullengine module in this binary
+// ("devel" when unknown), and, when pullengine's own command is the
+// binary, the VCS commit and time it was built from.
+func buildInfo() (version, commit, built string) {
 	const path = "github.com/pullengine/pullengine"
+	version = "devel"
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "devel"
+		return version, "", ""
 	}
 	if info.Main.Path == path && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
+		version = info.Main.Version
 	}
 	for _, d := range info.Deps {
-		if d.Path == path {
-			if d.Replace != nil && d.Replace.Version != "" {
-				return d.Replace.Version
-			}
-			if d.Version != "" && d.Version != "(devel)" {
-				return d.Version
-			}
+		if d.Path != path {
+			continue
+		}
+		if d.Replace != nil && d.Replace.Version != "" {
+			version = d.Replace.Version
+		} else if d.Version != "" && d.Version != "(devel)" {
+			version = d.Version
 		}
 	}
-	return "devel"
+	if info.Main.Path != path {
+		return version, "", "" // the VCS settings are the embedding program's
+	}
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			commit = s.Value
+		case "vcs.time":
+			built = s.Value
+		}
+	}
+	return version, commit, built
 }
