@@ -15,12 +15,18 @@ import (
 //	func TestMain(m *testing.M) { enginetest.Main(m) }
 //
 // It runs containers/storage's re-exec hook first (layer writes re-execute
-// the test binary; without it they panic) and points CONTAINERS_CONF and
-// CONTAINERS_STORAGE_CONF at empty files, so no test reads the host's
-// /etc/containers.
+// the test binary; without it they panic). An unprivileged process is
+// re-executed as root in a user namespace, as rootless Podman runs (see
+// enterUserNamespace); if none can be made, Main says what is missing and
+// exits. It points CONTAINERS_CONF and CONTAINERS_STORAGE_CONF at empty
+// files, so no test reads the host's /etc/containers.
 func Main(m *testing.M) {
 	if reexec.Init() {
 		return
+	}
+	if err := enterUserNamespace(); err != nil {
+		fmt.Fprintln(os.Stderr, "enginetest:", err)
+		os.Exit(2)
 	}
 	dir, err := os.MkdirTemp("", "enginetest-conf-")
 	if err != nil {
