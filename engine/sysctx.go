@@ -48,6 +48,9 @@ func (e *Engine) systemContext(o *PullOptions, rep *progress.Reporter) (*sysCont
 	}
 	if o.TLSVerify != nil {
 		skip := !*o.TLSVerify
+		if skip {
+			e.log.Warn("TLS verification turned off for this pull: registry certificates are not checked and plain HTTP is accepted")
+		}
 		sys.DockerInsecureSkipTLSVerify = types.NewOptionalBool(skip)
 		sys.OCIInsecureSkipTLSVerify = skip
 		sys.DockerDaemonInsecureSkipTLSVerify = skip
