@@ -45,8 +45,12 @@ func TestProgressEvents(t *testing.T) {
 	ref := reg.Host + "/team/app:v1"
 
 	rec := &recorder{}
-	if _, err := e.Pull(ctx, ref, policy.Missing, &engine.PullOptions{Progress: rec}); err != nil {
+	res, err := e.Pull(ctx, ref, policy.Missing, &engine.PullOptions{Progress: rec})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Transfer.BlobsFetched != 2 || res.Transfer.BytesFetched != blobBytes(t, img) || res.Transfer.BlobsReused != 0 {
+		t.Errorf("transfer %+v; want 2 blobs, %d bytes", res.Transfer, blobBytes(t, img))
 	}
 	want := []progress.EventKind{
 		progress.Resolving, progress.PolicyDecision, progress.TryingCandidate,
@@ -71,9 +75,15 @@ func TestProgressEvents(t *testing.T) {
 		t.Errorf("up to date: events %v, want %v", got, want)
 	}
 
+	// Always re-copies: the layer is reused, the config fetched.
+	res, err = e.Pull(ctx, ref, policy.Always, nil)
+	if err != nil || res.Transfer.BlobsReused != 1 || res.Transfer.BlobsFetched != 1 {
+		t.Errorf("always again: transfer %+v, %v; want the layer reused", res.Transfer, err)
+	}
+
 	// A failure ends with a classified failed event.
 	rec = &recorder{}
-	_, err := e.Pull(ctx, reg.Host+"/team/missing:v1", policy.Missing, &engine.PullOptions{Progress: rec})
+	_, err = e.Pull(ctx, reg.Host+"/team/missing:v1", policy.Missing, &engine.PullOptions{Progress: rec})
 	if err == nil {
 		t.Fatal("pulled a missing image")
 	}

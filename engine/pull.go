@@ -34,7 +34,8 @@ func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *P
 	if opts != nil {
 		o = *opts
 	}
-	rep := progress.NewReporter(o.Progress)
+	counter := &transferCounter{next: o.Progress}
+	rep := progress.NewReporter(counter)
 	defer func() { _ = rep.Close(ctx) }()
 	rep.Emit(progress.Event{Kind: progress.Resolving, Ref: name})
 
@@ -48,6 +49,9 @@ func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *P
 	}
 	res.Duration = time.Since(start)
 	rep.Emit(doneEvent(res))
+	// Close waits until the sink (and so the counter) has seen every event.
+	_ = rep.Close(ctx)
+	res.Transfer = counter.total()
 	e.log.DebugContext(ctx, "pulled", "name", name, "outcome", res.Outcome.String(), "reference", res.Reference, "duration", res.Duration)
 	return res, nil
 }

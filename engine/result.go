@@ -107,6 +107,8 @@ type Result struct {
 	// ManifestList is the ID of the stored manifest list image, with
 	// AllPlatforms or Platforms; Images are then its instances.
 	ManifestList string `json:"manifestList,omitempty"`
+	// Transfer says what this call fetched and what it reused.
+	Transfer Transfer `json:"transfer"`
 	// Duration is the wall time of the Pull call.
 	Duration time.Duration `json:"duration"`
 }
