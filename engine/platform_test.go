@@ -72,8 +72,8 @@ func TestPlatformNotInListListsOffered(t *testing.T) {
 		t.Errorf("status %d, want 404", pullerrors.HTTPStatus(err))
 	}
 	for _, want := range []string{"linux/s390x", "linux/amd64, linux/arm64, linux/arm/v7"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not contain %q", err, want)
+		if n := strings.Count(err.Error(), want); n != 1 {
+			t.Errorf("error %q contains %q %d times, want once", err, want, n)
 		}
 	}
 }

@@ -311,15 +311,21 @@ func (e *PullError) summary() string {
 // detail is the underlying errors' text.
 func (e *PullError) detail() string {
 	var parts []string
+	var errText string
 	if e.Err != nil && (e.errDecides || failedCandidates(e.Candidates) == 0) {
-		parts = append(parts, oneLine(errorText(e.Err)))
+		errText = oneLine(errorText(e.Err))
+		parts = append(parts, errText)
 	}
+	// A candidate whose error is the one already said is not said again.
+	said := func(err error) bool { return errText != "" && (err == e.Err || oneLine(errorText(err)) == errText) }
 	if n := failedCandidates(e.Candidates); n == 1 && len(e.Candidates) == 1 {
 		// The candidate's name is already in the subject.
-		parts = append(parts, oneLine(errorText(e.Candidates[0].Err)))
+		if c := e.Candidates[0]; !said(c.Err) {
+			parts = append(parts, oneLine(errorText(c.Err)))
+		}
 	} else {
 		for _, c := range e.Candidates {
-			if c.Err != nil {
+			if c.Err != nil && !said(c.Err) {
 				parts = append(parts, c.Error())
 			}
 		}
