@@ -2,7 +2,7 @@ package enginetest
 
 import (
 	"context"
-
+	"crypto/tls"
 	"io"
 	"log"
 	"net"
@@ -34,6 +34,9 @@ type Registry struct {
 	mu     sync.Mutex
 	server *http.Server
 	down   bool
+
+	tls   *tls.Config // WithTLS: serve HTTPS
+	caPEM []byte      // WithTLS: the certificate clients must trust
 }
 
 // RegistryOption configures NewRegistry.
@@ -42,6 +45,7 @@ type RegistryOption func(*registryConfig)
 type registryConfig struct {
 	middleware []func(http.Handler) http.Handler
 	auth       func(host string, next http.Handler) http.Handler
+	tls        bool // WithTLS
 }
 
 // WithMiddleware puts m in front of the registry (after request counting,
@@ -61,6 +65,9 @@ func NewRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 	store := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	r := &Registry{Requests: &Requests{}, private: httptest.NewServer(store)}
 	t.Cleanup(r.private.Close)
+	if cfg.tls {
+		r.tls, r.caPEM = selfSignedTLS(t)
+	}
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -68,20 +75,23 @@ func NewRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 	}
 	r.Host = l.Addr().String()
 
-	var h http.Handler = store
+	var h http.Handler = openRanges(store)
 	if cfg.auth != nil {
 		h = cfg.auth(r.Host, h)
 	}
 	for i := len(cfg.middleware) - 1; i >= 0; i-- {
 		h = cfg.middleware[i](h)
 	}
-	r.handler = r.Requests.counting(h)
+	r.handler = r.Requests.Middleware(h)
 	r.serve(l)
 	t.Cleanup(func() { r.Down() })
 	return r
 }
 
 func (r *Registry) serve(l net.Listener) {
+	if r.tls != nil {
+		l = tls.NewListener(l, r.tls)
+	}
 	srv := &http.Server{Handler: r.handler, ErrorLog: log.New(io.Discard, "", 0)}
 	r.server = srv
 	go func() { _ = srv.Serve(l) }()

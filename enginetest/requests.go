@@ -21,8 +21,8 @@ const (
 	Other        RequestKind = "other"         // pushes and anything else
 )
 
-// kindOf classifies r.
-func kindOf(r *http.Request) RequestKind {
+// KindOf classifies a registry request, as Requests counts it.
+func KindOf(r *http.Request) RequestKind {
 	p := r.URL.Path
 	switch {
 	case p == tokenPath:
@@ -58,7 +58,7 @@ func (q *Requests) record(r *http.Request) {
 	if q.counts == nil {
 		q.counts = map[RequestKind]int{}
 	}
-	q.counts[kindOf(r)]++
+	q.counts[KindOf(r)]++
 	q.log = append(q.log, r.Method+" "+r.URL.Path)
 }
 
@@ -117,11 +117,12 @@ func (q *Requests) Reset() {
 	q.counts, q.log, q.blobBytes = nil, nil, 0
 }
 
-// counting counts each request and the blob bytes written.
-func (q *Requests) counting(next http.Handler) http.Handler {
+// Middleware counts each request next serves and the blob bytes it
+// writes: for counting in front of registries the kit did not start.
+func (q *Requests) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q.record(r)
-		if kindOf(r) == BlobGet {
+		if KindOf(r) == BlobGet {
 			w = &byteCounter{ResponseWriter: w, q: q}
 		}
 		next.ServeHTTP(w, r)
