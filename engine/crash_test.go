@@ -28,24 +28,38 @@ const (
 	crashRefEnv   = "PULLENGINE_CRASH_CHILD_REF"
 )
 
-// childOptions is what crosses to the child: engine.Options without the
-// SystemContext (it holds funcs), plus the SystemContext paths the kit sets.
+// childOptions is what crosses to the child: the paths of the kit's
+// engine.Options (its SystemContext cannot be marshalled whole).
 type childOptions struct {
-	Options                                                   engine.Options
-	RegistriesDir, AliasConf, BigFilesTemporaryDir, BlobCache string
+	RootDir, RunDir, GraphDriver                                string
+	RegistriesConf, SignaturePolicy, AuthFile, ContainersConf   string
+	RegistriesDir, AliasConf, BigFilesTemporaryDir, BlobInfoDir string
 }
 
-func encodeChildOptions(t *testing.T, opts engine.Options) string {
+func encodeChildOptions(t *testing.T, o engine.Options) string {
 	t.Helper()
-	c := childOptions{Options: opts}
-	sys := opts.SystemContext
-	c.RegistriesDir, c.AliasConf, c.BigFilesTemporaryDir, c.BlobCache = sys.RegistriesDirPath, sys.UserShortNameAliasConfPath, sys.BigFilesTemporaryDir, sys.BlobInfoCacheDir
-	c.Options.SystemContext = nil
-	raw, err := json.Marshal(c)
+	sys := o.SystemContext
+	raw, err := json.Marshal(childOptions{
+		o.RootDir, o.RunDir, o.GraphDriver,
+		o.RegistriesConfPath, o.SignaturePolicyPath, o.AuthFilePath, o.ContainersConfPath,
+		sys.RegistriesDirPath, sys.UserShortNameAliasConfPath, sys.BigFilesTemporaryDir, sys.BlobInfoCacheDir,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(raw)
+}
+
+func (c childOptions) engineOptions() engine.Options {
+	return engine.Options{
+		RootDir: c.RootDir, RunDir: c.RunDir, GraphDriver: c.GraphDriver,
+		RegistriesConfPath: c.RegistriesConf, SignaturePolicyPath: c.SignaturePolicy,
+		AuthFilePath: c.AuthFile, ContainersConfPath: c.ContainersConf,
+		SystemContext: &types.SystemContext{
+			RegistriesDirPath: c.RegistriesDir, UserShortNameAliasConfPath: c.AliasConf,
+			BigFilesTemporaryDir: c.BigFilesTemporaryDir, BlobInfoCacheDir: c.BlobInfoDir,
+		},
+	}
 }
 
 func crashChild() int {
@@ -54,11 +68,7 @@ func crashChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	c.Options.SystemContext = &types.SystemContext{
-		RegistriesDirPath: c.RegistriesDir, UserShortNameAliasConfPath: c.AliasConf,
-		BigFilesTemporaryDir: c.BigFilesTemporaryDir, BlobInfoCacheDir: c.BlobCache,
-	}
-	e, err := engine.New(c.Options)
+	e, err := engine.New(c.engineOptions())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

@@ -135,7 +135,7 @@ func (w *walker) classify(err error) (Kind, bool) {
 		if k, ok := markedKind(e); ok {
 			return k, true
 		}
-		next, branches := unwrap(e)
+		branches, next := unwrap(e)
 		if branches != nil {
 			// fmt.Errorf("%w: %w", ErrNotFound, err): a bare sentinel next to
 			// the error it annotates marks the whole error.
@@ -159,7 +159,7 @@ func (w *walker) classify(err error) (Kind, bool) {
 				fallbackKind, haveFallback = m.kind, true
 			}
 		}
-		next, branches := unwrap(e)
+		branches, next := unwrap(e)
 		if branches != nil {
 			if k, ok := w.combine(branches); ok {
 				return k, true
@@ -198,7 +198,7 @@ func (w *walker) combine(branches []error) (Kind, bool) {
 // joined error (errors.Join, fmt.Errorf with several %w, errcode.Errors).
 //
 // A panicking Unwrap method (a typed nil pointer) ends the chain.
-func unwrap(err error) (next error, branches []error) {
+func unwrap(err error) (branches []error, next error) {
 	defer func() {
 		if recover() != nil {
 			next, branches = nil, nil
@@ -209,15 +209,15 @@ func unwrap(err error) (next error, branches []error) {
 		if len(e) == 0 {
 			return nil, nil
 		}
-		return nil, nonNil(e)
+		return nonNil(e), nil
 	case interface{ Unwrap() []error }:
 		bs := nonNil(e.Unwrap())
 		if len(bs) == 0 {
 			return nil, nil
 		}
-		return nil, bs
+		return bs, nil
 	case interface{ Unwrap() error }:
-		return e.Unwrap(), nil
+		return nil, e.Unwrap()
 	}
 	return nil, nil
 }
@@ -277,7 +277,7 @@ func topMarkedKind(err error) (Kind, bool) {
 		if k, ok := markedKind(e); ok {
 			return k, true
 		}
-		next, branches := unwrap(e)
+		branches, next := unwrap(e)
 		if branches != nil {
 			return annotatingSentinel(branches)
 		}
@@ -299,7 +299,7 @@ func walk(err error, visit func(error) bool) bool {
 			if visit(e) {
 				return true
 			}
-			next, branches := unwrap(e)
+			branches, next := unwrap(e)
 			for _, b := range branches {
 				if rec(b) {
 					return true

@@ -194,7 +194,7 @@ func registryRefusal(err error) bool {
 		case *docker.UnexpectedHTTPStatusError:
 			return v != nil && (v.StatusCode == 401 || v.StatusCode == 403)
 		}
-		if next, branches := unwrap(e); next == nil && branches == nil {
+		if branches, next := unwrap(e); next == nil && branches == nil {
 			if m := unexpectedResponse.FindStringSubmatch(errorText(e)); m != nil {
 				return m[1] == "401" || m[1] == "403"
 			}
