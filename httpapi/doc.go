@@ -50,6 +50,11 @@
 //	                                        {"status":"error","error":...,"errorKind":...,"errorStatus":...}
 //	success                                 200, then {"status":"success","images":[...],"id":...}
 //
+// A pull canceled before streaming (its client left, or the server shut
+// down and canceled the pulls in flight) answers 503; a Retry-After the
+// error carries is passed on. compatMode answers failures before any
+// progress with Docker's body, {"message": <root cause>}.
+//
 // With quiet=true the answer is one JSON object, {"images":[...],"id":...},
 // or the error body with its status.
 //
