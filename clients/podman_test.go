@@ -23,6 +23,7 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/errorhandling"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -68,9 +69,30 @@ type testRegistry struct {
 	host string
 }
 
+// canary is the password of the registry's private repositories; it must
+// never appear in what the server logs.
+const canary = "canary-Pa55word-clients-51d0"
+
+// newRegistry starts a registry whose repositories under private/ need
+// Basic credentials alice:canary.
 func newRegistry(t *testing.T) *testRegistry {
 	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The challenge comes at the ping (/v2/), as the distribution spec
+		// has it: that is where clients learn to send Basic credentials.
+		private := r.URL.Path == "/v2/" || strings.HasPrefix(r.URL.Path, "/v2/private/")
+		if private && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != canary {
+				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+				return
+			}
+		}
+		reg.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	return &testRegistry{host: srv.Listener.Addr().String()}
 }
@@ -96,7 +118,7 @@ func (r *testRegistry) push(t *testing.T, repoTag string, n int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, img); err != nil {
+	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "alice", Password: canary})); err != nil {
 		t.Fatal(err)
 	}
 	return configHex(t, img)
@@ -266,7 +288,22 @@ func TestGoBindings(t *testing.T) {
 		t.Errorf("--arch s390x: %v, %v; progress:\n%s", ids, err, progress.String())
 	}
 
+	// Credentials travel in X-Registry-Auth (single form) and are never
+	// logged.
+	privID := reg.push(t, "private/app:v1", 1)
+	ids, err = images.Pull(conn, reg.host+"/private/app:v1", new(images.PullOptions).WithUsername("alice").WithPassword(canary).WithProgressWriter(io.Discard))
+	if err != nil || len(ids) != 1 || ids[0] != privID {
+		t.Errorf("pull with credentials = %v, %v", ids, err)
+	}
+	_, err = images.Pull(conn, reg.host+"/private/app:v1", new(images.PullOptions).WithProgressWriter(io.Discard))
+	if !errors.As(err, &em) || em.ResponseCode != http.StatusUnauthorized {
+		t.Errorf("pull without credentials: %T %v; want an ErrorModel with 401", err, err)
+	}
+
 	s.stop(t)
+	if strings.Contains(s.stderr.String(), canary) {
+		t.Errorf("the password reached the server's log:\n%s", s.stderr)
+	}
 }
 
 // Debian's podman 4.3.1 in remote mode pulls through the server, when it
@@ -321,5 +358,20 @@ func TestPodmanRemoteCLI(t *testing.T) {
 		t.Errorf("podman version: exit %d, %q, %q", code, out, errOut)
 	}
 	t.Logf("podman --remote version:\n%s", out)
+
+	// --creds: podman 4.3.1 sends them in X-Registry-Auth, and also, in
+	// clear, in the query string; neither is logged.
+	privID := reg.push(t, "private/app:v1", 1)
+	code, out, errOut = run("pull", "-q", "--creds", "alice:"+canary, reg.host+"/private/app:v1")
+	if code != 0 || strings.TrimSpace(out) != privID {
+		t.Errorf("podman pull --creds: exit %d, %q, %q", code, out, errOut)
+	}
+	code, _, errOut = run("pull", "-q", reg.host+"/private/app:v1")
+	if code != 125 || !strings.Contains(errOut, "Error:") {
+		t.Errorf("podman pull without credentials: exit %d, %q", code, errOut)
+	}
 	s.stop(t)
+	if strings.Contains(s.stderr.String(), canary) {
+		t.Errorf("the password reached the server's log:\n%s", s.stderr)
+	}
 }
