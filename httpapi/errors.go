@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"reflect"
 	"strings"
@@ -119,9 +118,3 @@ func (e *badRequest) Error() string { return e.msg }
 func (e *badRequest) Unwrap() error { return pullerrors.ErrInvalidArgument }
 
 func badRequestf(msg string) error { return &badRequest{msg: msg} }
-
-// isBadRequest reports whether err is a parameter error of this package.
-func isBadRequest(err error) bool {
-	var b *badRequest
-	return errors.As(err, &b)
-}
