@@ -149,8 +149,13 @@ func TestSharedTransferCancellation(t *testing.T) {
 	if err := <-done; !errors.Is(err, pullerrors.ErrCanceled) {
 		t.Errorf("canceled pull: %v", err)
 	}
+	// A pull arriving now starts afresh rather than joining the dying
+	// transfer.
+	if e2.FlightWaiters() != 0 {
+		t.Errorf("%d waiters left on an abandoned transfer", e2.FlightWaiters())
+	}
 	g2.open()
-	waitFor(t, "the transfer to stop", func() bool { return e2.FlightWaiters() == 0 })
+	waitFor(t, "the transfer to stop", func() bool { return e2.FlightsRunning() == 0 })
 	if _, err := e2.Pull(context.Background(), ref2, policy.Never, nil); !errors.Is(err, storage.ErrImageUnknown) {
 		t.Errorf("after every waiter left: %v; want no image under the name", err)
 	}

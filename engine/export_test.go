@@ -11,3 +11,11 @@ func (e *Engine) FlightWaiters() int {
 	}
 	return n
 }
+
+// FlightsRunning is the number of shared transfers still running, joined
+// or abandoned.
+func (e *Engine) FlightsRunning() int {
+	e.flights.mu.Lock()
+	defer e.flights.mu.Unlock()
+	return e.flights.running
+}

@@ -19,8 +19,9 @@ import (
 // disturbing the others; the transfer is canceled only when nobody waits
 // for it any more.
 type flights struct {
-	mu sync.Mutex
-	m  map[string]*flight
+	mu      sync.Mutex
+	m       map[string]*flight
+	running int // transfers whose goroutine has not returned
 }
 
 // flight is one shared transfer.
@@ -49,6 +50,7 @@ func (f *flights) do(ctx context.Context, key string, fn copyFunc) (*storage.Ima
 		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		fl = &flight{done: make(chan struct{}), cancel: cancel}
 		f.m[key] = fl
+		f.running++
 		go f.run(runCtx, key, fl, fn)
 	}
 	fl.waiters++
@@ -56,10 +58,10 @@ func (f *flights) do(ctx context.Context, key string, fn copyFunc) (*storage.Ima
 
 	select {
 	case <-fl.done:
-		f.leave(fl)
+		f.leave(key, fl)
 		return fl.img, fl.digest, fl.err
 	case <-ctx.Done():
-		f.leave(fl)
+		f.leave(key, fl)
 		return nil, "", ctx.Err()
 	}
 }
@@ -67,20 +69,31 @@ func (f *flights) do(ctx context.Context, key string, fn copyFunc) (*storage.Ima
 func (f *flights) run(ctx context.Context, key string, fl *flight, fn copyFunc) {
 	fl.img, fl.digest, fl.err = fn(ctx)
 	f.mu.Lock()
-	delete(f.m, key) // later callers start afresh
+	f.forget(key, fl) // later callers start afresh
+	f.running--
 	f.mu.Unlock()
 	fl.cancel()
 	close(fl.done)
 }
 
-// leave drops a waiter; the last one to leave an unfinished transfer
-// cancels it.
-func (f *flights) leave(fl *flight) {
+// leave drops a waiter. The last one to leave an unfinished transfer
+// cancels it and takes it out of the map at once, so a caller arriving
+// meanwhile starts a new transfer instead of joining a dying one.
+func (f *flights) leave(key string, fl *flight) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fl.waiters--
 	if fl.waiters == 0 {
 		fl.cancel()
+		f.forget(key, fl)
+	}
+}
+
+// forget removes fl from the map if it is still the flight for key.
+// f.mu must be held.
+func (f *flights) forget(key string, fl *flight) {
+	if f.m[key] == fl {
+		delete(f.m, key)
 	}
 }
 
