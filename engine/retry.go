@@ -1,5 +1,30 @@
 package engine
 
+// Retries.
+//
+// The engine retries a failed copy of one candidate as a whole, as libimage
+// does, not single requests: containers/image builds its own http.Client for
+// every registry and has no hook for a caller's transport, so no request
+// passes through the engine. Below the engine, containers/image retries by
+// itself:
+//
+//   - a 429 answer to a request without a body (every request of a pull):
+//     up to 5 attempts, waiting as the Retry-After header says (seconds or
+//     an HTTP date), else 2s doubling, at most 60s; the caller's context
+//     ends the wait;
+//   - a 401 with an insufficient_scope challenge: once, with the scope the
+//     challenge names;
+//   - a blob body that ends early or is reset: resumed once, after about a
+//     second, with a Range request from the last byte received.
+//
+// Only when those fail does the error reach the engine; its headers (a
+// Retry-After on a 503, or after the fifth 429) are gone by then. The
+// engine honours a Retry-After only where an error carries one
+// (pullerrors.RetryAfterError).
+//
+// A copy retried by the engine reuses every layer the failed attempt
+// committed to the store: only what is missing is fetched again.
+
 import (
 	"context"
 	"math/rand/v2"
@@ -9,40 +34,42 @@ import (
 )
 
 const (
+	// defaultRetryDelay is the first retry's delay when neither the pull
+	// nor containers.conf sets one (Podman's default).
 	defaultRetryDelay = time.Second
-	maxRetryDelay     = 30 * time.Second
+	// maxRetryDelay caps the engine's own backoff (before jitter).
+	maxRetryDelay = 30 * time.Second
+	// maxRetryAfter is the longest Retry-After the engine waits for; a
+	// registry that asks for more is not retried (containers/image waits
+	// at most 60s too).
+	maxRetryAfter = time.Minute
+	// retryLogMessage is the engine's log record before each retry.
+	retryLogMessage = "retrying after a transient error"
 )
 
-// retry runs op, and again after a backoff while it fails with a transient
-// error (pullerrors.Retryable), at most MaxRetries more times. The delay
-// doubles from RetryDelay with up to 10% jitter, capped at 30s; a
-// Retry-After the registry sent is honoured when longer. The context bounds
-// it all.
+// retry runs op, and again while it fails with a transient error, as
+// retryWait decides: at most MaxRetries more times (PullOptions, else
+// containers.conf retry), the first after RetryDelay (PullOptions, else
+// containers.conf retry_delay, else a second). The context bounds it all:
+// its end stops the wait, and a wait that would outlast its deadline is not
+// started.
 func (e *Engine) retry(ctx context.Context, o *PullOptions, op func() error) error {
-	max := e.conf.retries
-	if o.MaxRetries != nil {
-		max = *o.MaxRetries
-	}
-	delay := o.RetryDelay
-	if delay == 0 {
-		delay = e.conf.retryDelay
-	}
-	if delay == 0 {
-		delay = defaultRetryDelay
-	}
+	maxRetries, delay := e.retryLimits(o)
 	for attempt := 0; ; attempt++ {
 		err := op()
-		if err == nil || attempt >= max || !pullerrors.Retryable(err) || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		wait := backoff(delay, attempt)
-		if after, ok := pullerrors.RetryAfter(err); ok && after > wait {
-			wait = after
+		remaining, hasDeadline := time.Duration(0), false
+		if deadline, ok := ctx.Deadline(); ok {
+			remaining, hasDeadline = time.Until(deadline), true
 		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-			return err // waiting would outlive the caller's deadline
+		wait, again := retryWait(err, attempt, maxRetries, delay, remaining, hasDeadline, jitter)
+		if !again {
+			return err
 		}
-		e.log.InfoContext(ctx, "retrying after a transient error", "attempt", attempt+1, "max", max, "delay", wait, "err", err)
+		e.log.InfoContext(ctx, retryLogMessage, "attempt", attempt+1, "max", maxRetries, "delay", wait,
+			"kind", pullerrors.Classify(err).String(), "err", pullerrors.Redact(err.Error()))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -53,11 +80,65 @@ func (e *Engine) retry(ctx context.Context, o *PullOptions, op func() error) err
 	}
 }
 
-// backoff is delay·2^attempt plus up to 10% jitter, capped.
-func backoff(delay time.Duration, attempt int) time.Duration {
-	d := delay << min(attempt, 16)
-	if d <= 0 || d > maxRetryDelay {
-		d = maxRetryDelay
+// retryLimits returns the number of retries and the first retry's delay
+// for a pull.
+func (e *Engine) retryLimits(o *PullOptions) (int, time.Duration) {
+	maxRetries := e.conf.retries
+	if o.MaxRetries != nil {
+		maxRetries = *o.MaxRetries
 	}
-	return d + time.Duration(rand.Int64N(int64(d)/10+1))
+	delay := o.RetryDelay
+	if delay <= 0 {
+		delay = e.conf.retryDelay
+	}
+	if delay <= 0 {
+		delay = defaultRetryDelay
+	}
+	return maxRetries, delay
 }
+
+// retryWait decides whether the attempt-th retry (0: the first) of an
+// operation that failed with err is made, and after how long. It is the
+// whole retry rule, without I/O:
+//
+//   - only transient errors are retried (pullerrors.Retryable: Unavailable,
+//     RateLimited, Integrity, and a Timeout of a single request, not the
+//     caller's deadline); never Unauthorized, Denied, NotFound,
+//     InvalidReference or any other kind;
+//   - at most maxRetries times;
+//   - the wait is backoff(delay, attempt), or the Retry-After err carries
+//     when that is longer; a Retry-After over a minute is not waited for;
+//   - with a deadline, a wait that would end after it is not started: the
+//     retry could not finish in time, and the error says more than a
+//     timeout would.
+//
+// jitter(n) returns a random value in [0, n).
+func retryWait(err error, attempt, maxRetries int, delay, remaining time.Duration, hasDeadline bool, jitter func(int64) int64) (time.Duration, bool) {
+	if attempt >= maxRetries || !pullerrors.Retryable(err) {
+		return 0, false
+	}
+	wait := backoff(delay, attempt, jitter)
+	if after, ok := pullerrors.RetryAfter(err); ok {
+		if after > maxRetryAfter {
+			return 0, false
+		}
+		wait = max(wait, after)
+	}
+	if hasDeadline && wait >= remaining {
+		return 0, false
+	}
+	return wait, true
+}
+
+// backoff is delay·2^attempt, capped at maxRetryDelay, plus up to 10%
+// jitter (so that clients that failed together do not retry together).
+func backoff(delay time.Duration, attempt int, jitter func(int64) int64) time.Duration {
+	d := maxRetryDelay
+	if delay > 0 && attempt < 32 && delay <= maxRetryDelay>>attempt {
+		d = delay << attempt
+	}
+	return d + time.Duration(jitter(int64(d)/10+1))
+}
+
+// jitter is rand.Int64N: a random value in [0, n).
+func jitter(n int64) int64 { return rand.Int64N(n) }

@@ -30,7 +30,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -318,16 +317,6 @@ func (r *Registry) CertDir(t testing.TB) string {
 		t.Fatalf("enginetest: %v", err)
 	}
 	return dir
-}
-
-// URL is the registry's base URL, "http://127.0.0.1:port" (https with
-// WithTLS).
-func (r *Registry) URL() string {
-	u := url.URL{Scheme: "http", Host: r.Host}
-	if r.tls != nil {
-		u.Scheme = "https"
-	}
-	return u.String()
 }
 
 // selfSignedTLS makes a key and a self-signed certificate for 127.0.0.1.
