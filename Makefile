@@ -6,14 +6,21 @@ export GOFLAGS := -tags=$(GOTAGS)
 # -race each child would sleep a second at exit.
 export GORACE := atexit_sleep_ms=0
 
-.PHONY: demo test lint bench
+.PHONY: demo test fuzz lint bench
+
+# How long each fuzz target runs: short in test, longer by hand, e.g.
+# make fuzz FUZZTIME=10m
+FUZZTIME ?= 5s
+FUZZ_TARGETS := ./engine:FuzzInput ./policy:FuzzParse ./platform:FuzzParse \
+	./errors:FuzzClassify ./httpapi:FuzzRegistryAuthHeader ./httpapi:FuzzPullQuery
 
 # The main job: pull the fixture image into ./.store, with progress.
 demo:
 	go run ./cmd/pullengine pull --root ./.store oci-archive:testdata/hello.oci.tar
 
-# Everything CI checks: formatting, vet, and every test with the race
-# detector.
+# Everything CI checks: formatting, vet, every test with the race
+# detector (the library, the real clients, the reference registry), the
+# benchmarks' build, and a short run of every fuzz target.
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
@@ -22,6 +29,16 @@ test:
 	cd clients && GOFLAGS=-tags=remote,$(GOTAGS),exclude_graphdriver_devicemapper go vet ./... && GOFLAGS=-tags=remote,$(GOTAGS),exclude_graphdriver_devicemapper go test -count=1 ./...
 	cd e2e && go vet ./... && go test -race -count=1 ./...
 	cd bench && go vet ./...
+	$(MAKE) fuzz
+
+# Every fuzz target for FUZZTIME; a finding is written under the package's
+# testdata/fuzz and fails the run.
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 lint:
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
