@@ -35,7 +35,7 @@ func (e *Engine) copyToStore(ctx context.Context, sys *sysContext, src types.Ima
 func (e *Engine) copyWithRetries(ctx context.Context, sys *sysContext, src, destRef types.ImageReference, dest string, o *PullOptions) (*storage.Image, digest.Digest, error) {
 	var manifestBytes []byte
 	var resolved types.ImageReference
-	err := e.retry(ctx, o, func() error {
+	err := e.retry(ctx, sys.cfg.conf, o, func() error {
 		var err error
 		manifestBytes, resolved, err = e.copyOnce(ctx, sys, src, destRef)
 		return err
@@ -60,7 +60,7 @@ func (e *Engine) copyWithRetries(ctx context.Context, sys *sysContext, src, dest
 // copyOnce is one copy.Image call with a fresh policy context (a
 // PolicyContext is not safe for concurrent use; the parsed policy is).
 func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, src, dest types.ImageReference) ([]byte, types.ImageReference, error) {
-	pc, err := signature.NewPolicyContext(e.policy)
+	pc, err := signature.NewPolicyContext(sys.cfg.policy)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signature policy: %w", pullerrors.Wrap(pullerrors.InvalidArgument, err))
 	}
@@ -71,7 +71,7 @@ func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, src, dest types.
 		SourceCtx:               &sys.SystemContext,
 		DestinationCtx:          &sys.SystemContext,
 		ReportResolvedReference: &resolved,
-		MaxParallelDownloads:    e.conf.parallelCopies,
+		MaxParallelDownloads:    sys.cfg.conf.parallelCopies,
 		Progress:                events,
 		ProgressInterval:        progress.DefaultProgressInterval,
 	})

@@ -71,8 +71,7 @@ type Engine struct {
 	store     storage.Store
 	ownsStore bool
 	sys       types.SystemContext // base; copied per pull
-	policy    *signature.Policy
-	conf      hostConf
+	config    *configWatch        // containers.conf and policy.json, re-read on change
 	log       *slog.Logger
 	flights   flights // shared concurrent transfers
 }
@@ -89,16 +88,8 @@ func New(opts Options) (*Engine, error) {
 	}
 	applyPaths(&e.sys, opts)
 
-	conf, err := loadHostConf(opts.ContainersConfPath)
-	if err != nil {
-		return nil, err
-	}
-	e.conf = conf
-	if opts.MaxParallelDownloads > 0 {
-		e.conf.parallelCopies = opts.MaxParallelDownloads
-	}
-
-	e.policy, err = loadSignaturePolicy(&e.sys, e.log)
+	var err error
+	e.config, err = newConfigWatch(e, opts, func() (*settings, error) { return e.loadSettings(opts) })
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +118,22 @@ func New(opts Options) (*Engine, error) {
 		}
 	}
 	return e, nil
+}
+
+// loadSettings reads containers.conf and policy.json.
+func (e *Engine) loadSettings(opts Options) (*settings, error) {
+	conf, err := loadHostConf(opts.ContainersConfPath)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxParallelDownloads > 0 {
+		conf.parallelCopies = opts.MaxParallelDownloads
+	}
+	p, err := loadSignaturePolicy(&e.sys, e.log)
+	if err != nil {
+		return nil, err
+	}
+	return &settings{conf: conf, policy: p}, nil
 }
 
 // applyPaths copies the configuration paths of opts into sys.

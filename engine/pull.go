@@ -85,8 +85,12 @@ func (e *Engine) pull(ctx context.Context, rep *progress.Reporter, name string, 
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	cfg, err := e.config.get()
+	if err != nil {
+		return nil, err
+	}
 	if p == policy.Default {
-		p = e.conf.pullPolicy
+		p = cfg.conf.pullPolicy
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -95,7 +99,7 @@ func (e *Engine) pull(ctx context.Context, rep *progress.Reporter, name string, 
 	if err != nil {
 		return nil, err
 	}
-	sys, err := e.systemContext(o, rep)
+	sys, err := e.systemContext(o, rep, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -53,8 +53,8 @@ const (
 // containers.conf retry_delay, else a second). The context bounds it all:
 // its end stops the wait, and a wait that would outlast its deadline is not
 // started.
-func (e *Engine) retry(ctx context.Context, o *PullOptions, op func() error) error {
-	maxRetries, delay := e.retryLimits(o)
+func (e *Engine) retry(ctx context.Context, conf hostConf, o *PullOptions, op func() error) error {
+	maxRetries, delay := retryLimits(conf, o)
 	for attempt := 0; ; attempt++ {
 		err := op()
 		if err == nil || ctx.Err() != nil {
@@ -82,14 +82,14 @@ func (e *Engine) retry(ctx context.Context, o *PullOptions, op func() error) err
 
 // retryLimits returns the number of retries and the first retry's delay
 // for a pull.
-func (e *Engine) retryLimits(o *PullOptions) (int, time.Duration) {
-	maxRetries := e.conf.retries
+func retryLimits(conf hostConf, o *PullOptions) (int, time.Duration) {
+	maxRetries := conf.retries
 	if o.MaxRetries != nil {
 		maxRetries = *o.MaxRetries
 	}
 	delay := o.RetryDelay
 	if delay <= 0 {
-		delay = e.conf.retryDelay
+		delay = conf.retryDelay
 	}
 	if delay <= 0 {
 		delay = defaultRetryDelay

@@ -131,8 +131,7 @@ func TestRetryLimits(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := &Engine{conf: tc.conf}
-			gotMax, gotDelay := e.retryLimits(&tc.opts)
+			gotMax, gotDelay := retryLimits(tc.conf, &tc.opts)
 			if gotMax != tc.wantMax || gotDelay != tc.wantDelay {
 				t.Errorf("retryLimits = %d, %s; want %d, %s", gotMax, gotDelay, tc.wantMax, tc.wantDelay)
 			}

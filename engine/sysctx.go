@@ -23,6 +23,8 @@ type sysContext struct {
 	warnings []string
 	// rep receives the pull's progress events (nil: none).
 	rep *progress.Reporter
+	// cfg is the host configuration this pull applies.
+	cfg *settings
 }
 
 // warn records a warning for the Result.
@@ -34,8 +36,8 @@ func (sc *sysContext) warn(format string, args ...any) {
 
 // systemContext applies a pull's options to a copy of the Engine's
 // SystemContext. The Engine's copy is never mutated.
-func (e *Engine) systemContext(o *PullOptions, rep *progress.Reporter) (*sysContext, error) {
-	sc := &sysContext{SystemContext: e.sys, rep: rep}
+func (e *Engine) systemContext(o *PullOptions, rep *progress.Reporter, cfg *settings) (*sysContext, error) {
+	sc := &sysContext{SystemContext: e.sys, rep: rep, cfg: cfg}
 	sys := &sc.SystemContext
 	if err := applyCredentials(sys, o); err != nil {
 		return nil, err
