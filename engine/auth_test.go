@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/pullengine/pullengine/enginetest"
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/policy"
+	"github.com/pullengine/pullengine/progress"
 )
 
 const canary = "canary-Pa55word-7f3a"
@@ -82,5 +84,28 @@ func TestCredentialsFromAuthFile(t *testing.T) {
 	}
 	if n := reg.Requests.Count(enginetest.ManifestHead); n != 1 {
 		t.Errorf("%d manifest HEADs, want 1: %v", n, reg.Requests.Log())
+	}
+}
+
+// The canary password never reaches progress events or the JSON lines a
+// server streams, on success or failure.
+func TestCredentialsNeverInProgress(t *testing.T) {
+	reg := enginetest.NewRegistry(t, enginetest.WithTokenAuth("alice", canary))
+	reg.Push(t, "private/app:v1", enginetest.Files{"a": "1"})
+	e := enginetest.NewEngine(t, enginetest.WithRegistry(reg))
+	for _, password := range []string{canary, canary + "-wrong"} {
+		var lines bytes.Buffer
+		rec := &recorder{}
+		sink := progress.SinkFunc(func(ev progress.Event) { rec.Emit(ev); progress.NewJSONLines(&lines).Emit(ev) })
+		_, _ = e.Pull(context.Background(), reg.Host+"/private/app:v1", policy.Always,
+			&engine.PullOptions{Username: "alice", Password: password, Progress: sink})
+		for _, ev := range rec.events {
+			if strings.Contains(fmt.Sprintf("%+v %v", ev, ev.Err), canary) {
+				t.Errorf("event %v carries the password", ev.Kind)
+			}
+		}
+		if strings.Contains(lines.String(), canary) {
+			t.Errorf("the JSON lines carry the password: %s", lines.String())
+		}
 	}
 }
