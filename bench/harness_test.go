@@ -3,8 +3,10 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -209,13 +211,16 @@ func newSideFor(b testing.TB, who, host string) *side {
 	}
 }
 
-// tally sums per-op figures and reports their means. Ratios of times are
-// paired: the median over ops of one contender's time over the other's in
-// the same op, so a slow moment of the machine hits both sides of a ratio.
+// tally sums per-op figures and reports their means. Ratios are paired:
+// the median over ops of one contender's figure over the other's in the
+// same op, so a slow moment of the machine hits both sides of a ratio.
 type tally struct {
-	n     int
-	sums  map[string]float64
-	times map[string][]float64 // who → per-op ms
+	n      int
+	sums   map[string]float64
+	series map[string][]float64 // metric → per-op values, for ratios
+	// noSync skips writing dirty pages back before each pull, for pulls
+	// that write nothing.
+	noSync bool
 }
 
 func (t *tally) add(metric string, v float64) {
@@ -225,19 +230,55 @@ func (t *tally) add(metric string, v float64) {
 	t.sums[metric] += v
 }
 
-// time runs f and adds its duration to who-ms. Dirty pages of earlier ops
-// are written back first (untimed), so every pull starts from the same
-// page-cache state.
-func (t *tally) time(who string, f func()) {
-	syscall.Sync()
-	start := time.Now()
-	f()
-	ms := float64(time.Since(start)) / float64(time.Millisecond)
-	t.add(who+"-ms", ms)
-	if t.times == nil {
-		t.times = map[string][]float64{}
+// addSeries adds v to metric and keeps it for paired ratios.
+func (t *tally) addSeries(metric string, v float64) {
+	t.add(metric, v)
+	if t.series == nil {
+		t.series = map[string][]float64{}
 	}
-	t.times[who] = append(t.times[who], ms)
+	t.series[metric] = append(t.series[metric], v)
+}
+
+// measure runs contender who's pull and records its wall time (who-ms)
+// and the CPU time the process and its children spent meanwhile
+// (who-cpu-ms: steadier than wall time on a shared machine; the
+// registry's share is the same for every contender). The benchmark's own
+// timer (ns/op) runs for the engine only. Dirty pages of earlier pulls are
+// written back first, untimed, so every pull starts from the same
+// page-cache state.
+func (t *tally) measure(b *testing.B, who string, pull func() error) {
+	if !t.noSync {
+		syscall.Sync()
+	}
+	if who == eng {
+		b.StartTimer()
+	}
+	cpu := cpuTime()
+	start := time.Now()
+	err := pull()
+	wall := time.Since(start)
+	cpu = cpuTime() - cpu
+	if who == eng {
+		b.StopTimer()
+	}
+	if err != nil {
+		b.Fatalf("%s: %v", who, err)
+	}
+	t.addSeries(who+"-ms", float64(wall)/float64(time.Millisecond))
+	t.addSeries(who+"-cpu-ms", float64(cpu)/float64(time.Millisecond))
+}
+
+// cpuTime is the user and system time of this process and of its
+// children that have ended (storage applies layers in children).
+func cpuTime() time.Duration {
+	var d time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			d += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	return d
 }
 
 // requests adds what the registry served since the last reset, by kind.
@@ -253,41 +294,50 @@ func (t *tally) requests(who string, reg *enginetest.Registry) {
 }
 
 // report reports every mean as a per-op metric, and the paired ratios
-// asked ("engine/copy": engine's time over copy's).
+// asked, of wall time ("engine/copy") and of CPU time ("engine/copy-cpu").
 func (t *tally) report(b *testing.B, ratios ...string) {
 	if t.n == 0 {
 		return
 	}
-	keys := make([]string, 0, len(t.sums))
-	for k := range t.sums {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(t.sums)) {
 		b.ReportMetric(t.sums[k]/float64(t.n), k+"/op")
 	}
 	if testing.Verbose() {
-		whos := make([]string, 0, len(t.times))
-		for who := range t.times {
-			whos = append(whos, who)
-		}
-		sort.Strings(whos)
-		for _, who := range whos {
-			b.Logf("%s ms per op: %.0f", who, t.times[who])
+		for _, k := range slices.Sorted(maps.Keys(t.series)) {
+			b.Logf("%s per op: %.0f", k, t.series[k])
 		}
 	}
 	for _, r := range ratios {
 		num, den, _ := strings.Cut(r, "/")
-		a, d := t.times[num], t.times[den]
-		if len(a) == 0 || len(a) != len(d) {
-			continue
+		for _, m := range []struct{ suffix, unit string }{{"-ms", ""}, {"-cpu-ms", "-cpu"}} {
+			a, d := t.series[num+m.suffix], t.series[den+m.suffix]
+			if len(a) == 0 || len(a) != len(d) {
+				continue
+			}
+			b.ReportMetric(pairedRatio(a, d), r+m.unit)
 		}
-		paired := make([]float64, len(a))
-		for i := range a {
-			paired[i] = a[i] / d[i]
-		}
-		b.ReportMetric(median(paired), r)
 	}
+}
+
+// pairedRatio is the median of a[i]/d[i]; the ratio of the sums when some
+// d[i] is 0 (CPU time of a sub-millisecond op can read 0).
+func pairedRatio(a, d []float64) float64 {
+	if slices.Contains(d, 0) {
+		return sum(a) / sum(d)
+	}
+	paired := make([]float64, len(a))
+	for i := range a {
+		paired[i] = a[i] / d[i]
+	}
+	return median(paired)
+}
+
+func sum(v []float64) float64 {
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s
 }
 
 func median(v []float64) float64 {

@@ -21,8 +21,8 @@ import (
 // image (4 layers, generated while served) into a fresh vfs store, by the
 // engine and by each anchor. Each sub-benchmark times its own contender.
 //
-// Run each sub-benchmark in a process of its own (make bench does): RSS
-// peaks and the children's maximum RSS are per process. Within the
+// Run each sub-benchmark in a process of its own (make bench does): peak
+// RSS is per process. Within the
 // process the peak RSS is also reset (/proc/self/clear_refs) just before
 // the pull, and reported as the growth over the RSS at that moment.
 //
@@ -69,8 +69,9 @@ func memoryRun(b *testing.B, who, host string, img *genImage) {
 		baseHeap := heapInuse()
 		baseRSS := procStatusKB("VmRSS")
 		resetPeakRSS(b)
-		stop := sampleHeap()
-		stopChildren := sampleChildren()
+		stop := samplePeak(5*time.Millisecond, heapInuse)
+		self := strconv.Itoa(os.Getpid())
+		stopChildren := samplePeak(20*time.Millisecond, func() uint64 { return childrenHWM(self) })
 		img.served.Store(0)
 
 		b.StartTimer()
@@ -89,7 +90,7 @@ func memoryRun(b *testing.B, who, host string, img *genImage) {
 		}
 		s.close(b)
 		heapPeak = max(heapPeak, mib(peak))
-		heapDelta = max(heapDelta, mib(peak-baseHeap))
+		heapDelta = max(heapDelta, mib(peak-min(peak, baseHeap)))
 		rssPeak = max(rssPeak, float64(hwm)/1024)
 		rssDelta = max(rssDelta, float64(hwm-baseRSS)/1024)
 		ms += float64(elapsed) / float64(time.Millisecond)
@@ -113,17 +114,17 @@ func heapInuse() uint64 {
 	return m.HeapInuse
 }
 
-// sampleHeap samples HeapInuse every 5 ms until the returned function is
-// called, which returns the peak.
-func sampleHeap() (stop func() uint64) {
+// samplePeak calls read every interval until the returned function is
+// called, which returns the largest value read.
+func samplePeak(every time.Duration, read func() uint64) (stop func() uint64) {
 	done := make(chan struct{})
 	var peak uint64
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(5 * time.Millisecond)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			peak = max(peak, heapInuse())
+			peak = max(peak, read())
 			select {
 			case <-done:
 				return
@@ -134,7 +135,7 @@ func sampleHeap() (stop func() uint64) {
 	return func() uint64 {
 		close(done)
 		wg.Wait()
-		return max(peak, heapInuse())
+		return max(peak, read())
 	}
 }
 
@@ -166,42 +167,17 @@ func resetPeakRSS(b *testing.B) {
 	}
 }
 
-// sampleChildren samples, every 20 ms until the returned function is
-// called, the VmHWM of this process's storage-* children (layer
-// application re-executes the binary under that name), and returns the
-// largest in kB.
-func sampleChildren() (stop func() int64) {
-	done := make(chan struct{})
-	var peak int64
-	var wg sync.WaitGroup
-	self := strconv.Itoa(os.Getpid())
-	wg.Go(func() {
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			peak = max(peak, childrenHWM(self))
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	})
-	return func() int64 {
-		close(done)
-		wg.Wait()
-		return peak
-	}
-}
-
-func childrenHWM(self string) int64 {
+// childrenHWM returns the largest VmHWM, in kB, of the storage-* children
+// of process self (layer application re-executes the binary under that
+// name).
+func childrenHWM(self string) uint64 {
 	proc, err := os.Open("/proc")
 	if err != nil {
 		return 0
 	}
 	names, _ := proc.Readdirnames(-1)
 	proc.Close()
-	var peak int64
+	var peak uint64
 	for _, pid := range names {
 		if pid[0] < '0' || pid[0] > '9' {
 			continue
@@ -227,7 +203,7 @@ func childrenHWM(self string) int64 {
 		if !strings.HasPrefix(string(cmd), "storage-") {
 			continue
 		}
-		peak = max(peak, statusKB(dir+"/status", "VmHWM"))
+		peak = max(peak, uint64(statusKB(dir+"/status", "VmHWM")))
 	}
 	return peak
 }

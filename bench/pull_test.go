@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -43,17 +44,7 @@ func BenchmarkCold(b *testing.B) {
 		for _, who := range rotate(op, eng, cpy, lib) {
 			s := newSideFor(b, who, reg.Host)
 			reg.Requests.Reset()
-			if who == eng {
-				b.StartTimer()
-			}
-			t.time(who, func() {
-				if err := s.pull(ctx, name, policy.Missing); err != nil {
-					b.Fatalf("%s: %v", who, err)
-				}
-			})
-			if who == eng {
-				b.StopTimer()
-			}
+			t.measure(b, who, func() error { return s.pull(ctx, name, policy.Missing) })
 			t.requests(who, reg)
 			s.close(b)
 		}
@@ -91,24 +82,14 @@ func presentBenchmark(b *testing.B, p policy.Policy) {
 	name := reg.Host + "/bench/present:v1"
 	e, l := warmSides(b, reg, name)
 
-	var t tally
+	t := tally{noSync: true} // nothing is written
 	op := 0
 	for b.Loop() {
 		b.StopTimer()
 		for _, who := range rotate(op, eng, lib) {
 			s := map[string]*side{eng: e, lib: l}[who]
 			reg.Requests.Reset()
-			if who == eng {
-				b.StartTimer()
-			}
-			t.time(who, func() {
-				if err := s.pull(ctx, name, p); err != nil {
-					b.Fatalf("%s: %v", who, err)
-				}
-			})
-			if who == eng {
-				b.StopTimer()
-			}
+			t.measure(b, who, func() error { return s.pull(ctx, name, p) })
 			t.requests(who, reg)
 		}
 		op++
@@ -145,17 +126,9 @@ func BenchmarkConcurrentSame(b *testing.B) {
 		for _, who := range rotate(op, eng, lib) {
 			s := newSideFor(b, who, reg.Host)
 			reg.Requests.Reset()
-			if who == eng {
-				b.StartTimer()
-			}
-			t.time(who, func() {
-				if err := all(pullers, func(int) error { return s.pull(ctx, name, policy.Missing) }); err != nil {
-					b.Fatalf("%s: %v", who, err)
-				}
+			t.measure(b, who, func() error {
+				return all(pullers, func(int) error { return s.pull(ctx, name, policy.Missing) })
 			})
-			if who == eng {
-				b.StopTimer()
-			}
 			t.requests(who, reg)
 			t.add(who+"-xImage", float64(reg.Requests.BlobBytes())/size)
 			s.close(b)
@@ -182,39 +155,30 @@ func BenchmarkConcurrentDifferent(b *testing.B) {
 	}
 	loadContainersConf(b)
 
-	const seq, par, libPar = "sequential", "engine", "libimage"
+	const seq = "sequential" // the engine, one image after another
+
 	var t tally
 	op := 0
 	for b.Loop() {
 		b.StopTimer()
-		for _, who := range rotate(op, seq, par, libPar) {
-			kind := eng
-			if who == libPar {
-				kind = lib
+		for _, who := range rotate(op, seq, eng, lib) {
+			kind := who
+			if who == seq {
+				kind = eng
 			}
 			s := newSideFor(b, kind, reg.Host)
 			pull := func(i int) error { return s.pull(ctx, names[i], policy.Missing) }
-			if who == par {
-				b.StartTimer()
-			}
-			t.time(who, func() {
-				var err error
-				if who == seq {
-					for i := range names {
-						if err = pull(i); err != nil {
-							break
-						}
+			t.measure(b, who, func() error {
+				if who != seq {
+					return all(images, pull)
+				}
+				for i := range names {
+					if err := pull(i); err != nil {
+						return err
 					}
-				} else {
-					err = all(images, pull)
 				}
-				if err != nil {
-					b.Fatalf("%s: %v", who, err)
-				}
+				return nil
 			})
-			if who == par {
-				b.StopTimer()
-			}
 			s.close(b)
 		}
 		op++
@@ -245,4 +209,37 @@ func all(n int, f func(i int) error) error {
 		}
 	}
 	return nil
+}
+
+// BenchmarkColdLarge: a cold pull of a 1 GiB image (4 layers, generated
+// while served) into a fresh vfs store, engine vs copy.Image vs libimage,
+// paired as in BenchmarkCold: the memory benchmarks time each contender
+// once, in separate processes, which is too noisy to compare their times.
+func BenchmarkColdLarge(b *testing.B) {
+	ctx := context.Background()
+	img, err := newGenImage(1<<30, 4)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(img.handler())
+	b.Cleanup(srv.Close)
+	host := srv.Listener.Addr().String()
+	name := host + "/bench/big:v1"
+	loadContainersConf(b)
+
+	var t tally
+	op := 0
+	for b.Loop() {
+		b.StopTimer()
+		for _, who := range rotate(op, eng, cpy, lib) {
+			s := newSideFor(b, who, host)
+			t.measure(b, who, func() error { return s.pull(ctx, name, policy.Missing) })
+			s.close(b)
+		}
+		op++
+		t.n++
+		b.StartTimer()
+	}
+	b.SetBytes(img.size())
+	t.report(b, "engine/copy", "engine/libimage")
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the benchmarks of this module and prints the tables of the README's
 # Performance section. Run it through `make bench` at the repository root,
-# which sets the build tags (GOFLAGS). About five minutes on 2 cores.
-# BENCH_QUICK, BENCH_COLD, BENCH_CONCURRENT and BENCH_DIFFERENT override the
-# -benchtime of each group (e.g. BENCH_COLD=3x for a quick look).
+# which sets the build tags (GOFLAGS). About six minutes on 2 cores.
+# BENCH_QUICK, BENCH_COLD, BENCH_LARGE, BENCH_CONCURRENT and BENCH_DIFFERENT
+# override the -benchtime of each group (e.g. BENCH_COLD=3x for a quick look).
 #
 # Each memory benchmark runs in a process of its own: peak RSS is per
 # process. The raw `go test -bench` output is kept in bench/out/bench.txt.
@@ -19,6 +19,7 @@ run() { ./out/bench.test -test.run '^$' "$@" | tee -a "$out"; }
 
 run -test.bench '^Benchmark(MissingPresent|NewerUpToDate)$' -test.benchtime "${BENCH_QUICK:-1s}"
 run -test.bench '^BenchmarkCold$' -test.benchtime "${BENCH_COLD:-12x}"
+run -test.bench '^BenchmarkColdLarge$' -test.benchtime "${BENCH_LARGE:-3x}"
 run -test.bench '^BenchmarkConcurrentSame$' -test.benchtime "${BENCH_CONCURRENT:-6x}"
 run -test.bench '^BenchmarkConcurrentDifferent$' -test.benchtime "${BENCH_DIFFERENT:-9x}"
 for size in 256MiB 1GiB; do

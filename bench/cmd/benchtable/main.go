@@ -72,11 +72,12 @@ func parse(r io.Reader, results map[string]result) {
 func printTimes(results map[string]result) {
 	rows := []struct{ bench, label string }{
 		{"Cold", "cold pull, 5 layers (50 MiB of files, 40 MiB gzip), fresh store"},
+		{"ColdLarge", "cold pull, 1 GiB (4 layers, generated), fresh store"},
 		{"MissingPresent", "`missing`, image present"},
 		{"NewerUpToDate", "`newer`, image up to date"},
-		{"ConcurrentSame", "16 concurrent pulls of the 5-layer image, one Engine / one Runtime (wall)"},
+		{"ConcurrentSame", "16 concurrent pulls of the 5-layer image, one Engine / one Runtime"},
 	}
-	fmt.Println("| benchmark | engine | copy.Image (floor) | libimage | engine/copy | engine/libimage |")
+	fmt.Println("| benchmark: wall time (CPU time) | engine | copy.Image (floor) | libimage | engine/copy | engine/libimage |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|")
 	for _, row := range rows {
 		r, ok := results[row.bench]
@@ -84,20 +85,38 @@ func printTimes(results map[string]result) {
 			continue
 		}
 		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", row.label,
-			ms(r, "engine-ms/op"), ms(r, "copy-ms/op"), ms(r, "libimage-ms/op"),
-			ratio(r, "engine/copy"), ratio(r, "engine/libimage"))
+			wallCPU(r, "engine"), wallCPU(r, "copy"), wallCPU(r, "libimage"),
+			ratios(r, "engine/copy"), ratios(r, "engine/libimage"))
 	}
-	fmt.Println()
-	fmt.Println("Times are means per op; a ratio is the median over ops of the engine's time over the anchor's in the same op (below 1: the engine is faster).")
 	fmt.Println()
 	if r, ok := results["ConcurrentDifferent"]; ok {
-		fmt.Println("| 8 different images (2 layers, 6 MiB of files each) | engine, one after another | engine, at once | libimage, at once | engine: at once / one after another | engine/libimage (at once) |")
+		fmt.Println("| 8 different images (2 layers, 6 MiB of files each), fresh store: wall time (CPU time) | engine, one after another | engine, at once | libimage, at once | engine: at once / one after another | engine/libimage, at once |")
 		fmt.Println("|---|---:|---:|---:|---:|---:|")
-		fmt.Printf("| fresh store each | %s | %s | %s | %s | %s |\n",
-			ms(r, "sequential-ms/op"), ms(r, "engine-ms/op"), ms(r, "libimage-ms/op"),
-			ratio(r, "engine/sequential"), ratio(r, "engine/libimage"))
+		fmt.Printf("| | %s | %s | %s | %s | %s |\n",
+			wallCPU(r, "sequential"), wallCPU(r, "engine"), wallCPU(r, "libimage"),
+			ratios(r, "engine/sequential"), ratios(r, "engine/libimage"))
 		fmt.Println()
 	}
+	fmt.Println("Times are means per op. CPU time is the process's and its children's (storage applies layers in a child), registry included: the same share for every contender. A ratio is the median over ops of the engine's figure over the other's in the same op: wall time, then CPU time in parentheses; below 1 the engine is faster.")
+	fmt.Println()
+}
+
+// wallCPU prints who's mean wall time and, in parentheses, CPU time.
+func wallCPU(r result, who string) string {
+	wall := ms(r, who+"-ms/op")
+	if _, ok := r[who+"-cpu-ms/op"]; !ok || wall == "–" {
+		return wall
+	}
+	return wall + " (" + ms(r, who+"-cpu-ms/op") + ")"
+}
+
+// ratios prints the wall-time ratio and, in parentheses, the CPU one.
+func ratios(r result, key string) string {
+	s := ratio(r, key)
+	if _, ok := r[key+"-cpu"]; ok && s != "–" {
+		s += " (" + ratio(r, key+"-cpu") + ")"
+	}
+	return s
 }
 
 func printRequests(results map[string]result) {
@@ -177,12 +196,12 @@ func printMemory(results map[string]result) {
 		}
 		return order[si[2]] < order[sj[2]]
 	})
-	fmt.Println("| memory: image pulled | contender | time | heap peak | heap growth | RSS growth | layer-apply child RSS |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|")
+	fmt.Println("| memory: image pulled | contender | heap peak | heap growth | RSS growth | layer-apply child RSS |")
+	fmt.Println("|---|---|---:|---:|---:|---:|")
 	for _, name := range names {
 		r := results[name]
 		parts := strings.Split(name, "/")
-		fmt.Printf("| %s, 4 layers | %s | %s | %s | %s | %s | %s |\n", parts[1], parts[2], ms(r, "ms/op"),
+		fmt.Printf("| %s, 4 layers | %s | %s | %s | %s | %s |\n", parts[1], parts[2],
 			mib(r, "heap-peak-MiB"), mib(r, "heap-growth-MiB"), mib(r, "rss-growth-MiB"), mib(r, "child-rss-MiB"))
 	}
 	fmt.Println()
