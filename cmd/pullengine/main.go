@@ -63,9 +63,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 type pullFlags struct {
-	policy, platform, root, runroot, driver   string
-	registriesConf, authfile, certDir, creds  string
-	tlsVerify                                 string
+	storeFlags
+	policy, platform                          string
+	authfile, certDir, creds, tlsVerify       string
 	jsonOut, resultOut, quiet, allTags, debug bool
 }
 
@@ -76,10 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*pullFlags, string, error) {
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	fs.StringVar(&f.policy, "policy", "", "pull policy: always, missing, newer, never (default: containers.conf, else missing)")
 	fs.StringVar(&f.platform, "platform", "", "platform os/arch[/variant] to pull from a manifest list")
-	fs.StringVar(&f.root, "root", "", "store root directory (default: storage.conf)")
-	fs.StringVar(&f.runroot, "runroot", "", "store run directory (default: ROOT/run with --root, else storage.conf)")
-	fs.StringVar(&f.driver, "storage-driver", "", "storage driver (default: the first that works here)")
-	fs.StringVar(&f.registriesConf, "registries-conf", "", "registries.conf to use instead of the host's")
+	f.storeFlags.register(fs)
 	fs.StringVar(&f.authfile, "authfile", "", "auth file (containers-auth.json)")
 	fs.StringVar(&f.certDir, "cert-dir", "", "directory of certificates for the registry")
 	fs.StringVar(&f.creds, "creds", "", "registry credentials USER[:PASSWORD]")
@@ -109,7 +106,7 @@ func pull(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pullengine:", err)
 		return 2
 	}
-	e, err := engine.New(f.engineOptions(stderr))
+	e, err := engine.New(f.pullEngineOptions(stderr))
 	if err != nil {
 		fmt.Fprintln(stderr, "pullengine:", err)
 		return 1
@@ -190,8 +187,8 @@ func (f *pullFlags) pullOptions() (policy.Policy, *engine.PullOptions, error) {
 	return p, opts, nil
 }
 
-func (f *pullFlags) engineOptions(stderr io.Writer) engine.Options {
-	o := engine.Options{RootDir: f.root, RunDir: f.runroot, GraphDriver: f.driver, RegistriesConfPath: f.registriesConf}
+func (f *pullFlags) pullEngineOptions(stderr io.Writer) engine.Options {
+	o := f.storeFlags.engineOptions()
 	if f.debug {
 		o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

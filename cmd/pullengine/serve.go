@@ -35,11 +35,11 @@ flags:
 `
 
 type serveFlags struct {
-	socket, listen                      string
-	root, runroot, driver               string
-	registriesConf, authfile, sigPolicy string
-	shutdownTimeout                     time.Duration
-	debug                               bool
+	storeFlags
+	socket, listen      string
+	authfile, sigPolicy string
+	shutdownTimeout     time.Duration
+	debug               bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -49,10 +49,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); fs.PrintDefaults() }
 	fs.StringVar(&f.socket, "socket", "", "unix socket to listen on (default: /run/pullengine/pullengine.sock for root, else $XDG_RUNTIME_DIR/pullengine/pullengine.sock)")
 	fs.StringVar(&f.listen, "listen", "", "TCP address to listen on instead of a socket, e.g. 127.0.0.1:8080 (no authentication!)")
-	fs.StringVar(&f.root, "root", "", "store root directory (default: storage.conf)")
-	fs.StringVar(&f.runroot, "runroot", "", "store run directory (default: ROOT/run with --root, else storage.conf)")
-	fs.StringVar(&f.driver, "storage-driver", "", "storage driver (default: the first that works here)")
-	fs.StringVar(&f.registriesConf, "registries-conf", "", "registries.conf to use instead of the host's")
+	f.storeFlags.register(fs)
 	fs.StringVar(&f.authfile, "authfile", "", "auth file (containers-auth.json) used when a request brings no per-registry credentials")
 	fs.StringVar(&f.sigPolicy, "signature-policy", "", "policy.json to use instead of the host's")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long pulls in flight may finish after SIGINT/SIGTERM before they are canceled")
@@ -93,11 +90,9 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) int {
 	}
 	defer l.Close()
 
-	e, err := engine.New(engine.Options{
-		RootDir: f.root, RunDir: f.runroot, GraphDriver: f.driver,
-		RegistriesConfPath: f.registriesConf, AuthFilePath: f.authfile, SignaturePolicyPath: f.sigPolicy,
-		Logger: engineLogger(logger, f.debug),
-	})
+	opts := f.storeFlags.engineOptions()
+	opts.AuthFilePath, opts.SignaturePolicyPath, opts.Logger = f.authfile, f.sigPolicy, engineLogger(logger, f.debug)
+	e, err := engine.New(opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "pullengine serve:", err)
 		return 1
