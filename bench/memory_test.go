@@ -57,7 +57,6 @@ func BenchmarkMemory(b *testing.B) {
 func memoryRun(b *testing.B, who, host string, img *genImage) {
 	ctx := context.Background()
 	name := host + "/bench/big:v1"
-	loadContainersConf(b)
 	var heapPeak, heapDelta, rssPeak, rssDelta, childPeak, ms float64
 	n := 0
 	for b.Loop() {

@@ -35,20 +35,17 @@ func BenchmarkCold(b *testing.B) {
 	reg.PushImage(b, "bench/cold:v1", img)
 	name := reg.Host + "/bench/cold:v1"
 	size := imageBytes(b, img)
-	loadContainersConf(b)
 
 	var t tally
-	op := 0
 	for b.Loop() {
 		b.StopTimer()
-		for _, who := range rotate(op, eng, cpy, lib) {
+		for _, who := range rotate(t.n, eng, cpy, lib) {
 			s := newSideFor(b, who, reg.Host)
 			reg.Requests.Reset()
 			t.measure(b, who, func() error { return s.pull(ctx, name, policy.Missing) })
 			t.requests(who, reg)
 			s.close(b)
 		}
-		op++
 		t.n++
 		b.StartTimer()
 	}
@@ -83,16 +80,14 @@ func presentBenchmark(b *testing.B, p policy.Policy) {
 	e, l := warmSides(b, reg, name)
 
 	t := tally{noSync: true} // nothing is written
-	op := 0
 	for b.Loop() {
 		b.StopTimer()
-		for _, who := range rotate(op, eng, lib) {
+		for _, who := range rotate(t.n, eng, lib) {
 			s := map[string]*side{eng: e, lib: l}[who]
 			reg.Requests.Reset()
 			t.measure(b, who, func() error { return s.pull(ctx, name, p) })
 			t.requests(who, reg)
 		}
-		op++
 		t.n++
 		b.StartTimer()
 	}
@@ -117,13 +112,11 @@ func BenchmarkConcurrentSame(b *testing.B) {
 	reg.PushImage(b, "bench/same:v1", img)
 	name := reg.Host + "/bench/same:v1"
 	size := float64(imageBytes(b, img))
-	loadContainersConf(b)
 
 	var t tally
-	op := 0
 	for b.Loop() {
 		b.StopTimer()
-		for _, who := range rotate(op, eng, lib) {
+		for _, who := range rotate(t.n, eng, lib) {
 			s := newSideFor(b, who, reg.Host)
 			reg.Requests.Reset()
 			t.measure(b, who, func() error {
@@ -133,7 +126,6 @@ func BenchmarkConcurrentSame(b *testing.B) {
 			t.add(who+"-xImage", float64(reg.Requests.BlobBytes())/size)
 			s.close(b)
 		}
-		op++
 		t.n++
 		b.StartTimer()
 	}
@@ -153,15 +145,13 @@ func BenchmarkConcurrentDifferent(b *testing.B) {
 			enginetest.WithRandomLayer(b, 4<<20), enginetest.WithLayer(b, textFiles(uint64(10+i), 64, 2<<20))))
 		names[i] = fmt.Sprintf("%s/bench/diff%d:v1", reg.Host, i)
 	}
-	loadContainersConf(b)
 
 	const seq = "sequential" // the engine, one image after another
 
 	var t tally
-	op := 0
 	for b.Loop() {
 		b.StopTimer()
-		for _, who := range rotate(op, seq, eng, lib) {
+		for _, who := range rotate(t.n, seq, eng, lib) {
 			kind := who
 			if who == seq {
 				kind = eng
@@ -181,7 +171,6 @@ func BenchmarkConcurrentDifferent(b *testing.B) {
 			})
 			s.close(b)
 		}
-		op++
 		t.n++
 		b.StartTimer()
 	}
@@ -225,18 +214,15 @@ func BenchmarkColdLarge(b *testing.B) {
 	b.Cleanup(srv.Close)
 	host := srv.Listener.Addr().String()
 	name := host + "/bench/big:v1"
-	loadContainersConf(b)
 
 	var t tally
-	op := 0
 	for b.Loop() {
 		b.StopTimer()
-		for _, who := range rotate(op, eng, cpy, lib) {
+		for _, who := range rotate(t.n, eng, cpy, lib) {
 			s := newSideFor(b, who, host)
 			t.measure(b, who, func() error { return s.pull(ctx, name, policy.Missing) })
 			s.close(b)
 		}
-		op++
 		t.n++
 		b.StartTimer()
 	}
