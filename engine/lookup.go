@@ -204,13 +204,28 @@ func (e *Engine) imagePlatform(ctx context.Context, sys *types.SystemContext, id
 
 // describe builds the Result's view of a stored image.
 func (e *Engine) describe(ctx context.Context, sys *types.SystemContext, img *storage.Image, pulled digest.Digest) Image {
-	out := Image{ID: img.ID, Names: img.Names, Digest: img.Digest}
+	out := e.describeStored(img)
 	if pulled != "" {
 		out.Digest = pulled
 	}
 	if p, _, err := e.imagePlatform(ctx, sys, img.ID); err == nil {
 		out.Platform = p
 	}
+	return out
+}
+
+// describeLocal is describe for an image lookupLocal inspected already: its
+// platform is known, so the manifest and config are not read again (half
+// the cost of a pull that uses the local image).
+func (e *Engine) describeLocal(loc *local) Image {
+	out := e.describeStored(loc.image)
+	out.Platform = loc.platform
+	return out
+}
+
+// describeStored is what the store's record says of an image.
+func (e *Engine) describeStored(img *storage.Image) Image {
+	out := Image{ID: img.ID, Names: img.Names, Digest: img.Digest}
 	if size, err := e.store.ImageSize(img.ID); err == nil {
 		out.Size = size
 	}

@@ -158,7 +158,7 @@ func (e *Engine) pullName(ctx context.Context, sys *sysContext, in input, p poli
 	sys.rep.Emit(progress.Event{Kind: progress.PolicyDecision, Ref: in.raw, Message: decisionText(effective, reason, action, loc)})
 	switch action {
 	case policy.UseLocal:
-		return e.useLocal(ctx, sys, res, loc, UsedLocal, nil), nil
+		return e.useLocal(res, loc, UsedLocal, nil), nil
 	case policy.FailNotLocal:
 		return res, notLocal(in, effective)
 	case policy.FailAlwaysByID:
@@ -195,13 +195,13 @@ func notLocal(in input, effective policy.Policy) error {
 }
 
 // useLocal fills res with the local image.
-func (e *Engine) useLocal(ctx context.Context, sys *sysContext, res *Result, loc *local, outcome Outcome, remoteErr error) *Result {
+func (e *Engine) useLocal(res *Result, loc *local, outcome Outcome, remoteErr error) *Result {
 	res.Outcome = outcome
 	res.RemoteErr = remoteErr
 	res.Reference = loc.name
 	if res.Reference == "" {
 		res.Reference = loc.image.ID
 	}
-	res.Images = []Image{e.describe(ctx, &sys.SystemContext, loc.image, "")}
+	res.Images = []Image{e.describeLocal(loc)}
 	return res
 }

@@ -26,7 +26,7 @@ func (e *Engine) pullFromRegistry(ctx context.Context, sys *sysContext, in input
 	candidates, err := e.pullCandidates(sys, in, loc)
 	if err != nil {
 		if action == policy.PullIfNewer && loc != nil {
-			return e.useLocal(ctx, sys, res, loc, LocalFallback, err), nil
+			return e.useLocal(res, loc, LocalFallback, err), nil
 		}
 		return res, err
 	}
@@ -45,7 +45,7 @@ func (e *Engine) pullFromRegistry(ctx context.Context, sys *sysContext, in input
 		res.Reference = named.String()
 		if img == nil { // the registry has what we have
 			res.Outcome = UpToDate
-			res.Images = []Image{e.describe(ctx, &sys.SystemContext, loc.image, "")}
+			res.Images = []Image{e.describeLocal(loc)}
 			return res, nil
 		}
 		res.Outcome = Pulled
@@ -57,7 +57,7 @@ func (e *Engine) pullFromRegistry(ctx context.Context, sys *sysContext, in input
 	remoteErr := joinCandidateErrors(errs)
 	if action == policy.PullIfNewer && loc != nil && !isCanceled(ctx) {
 		e.log.WarnContext(ctx, "registry failed, using the local image", "image", loc.image.ID, "err", remoteErr)
-		return e.useLocal(ctx, sys, res, loc, LocalFallback, remoteErr), nil
+		return e.useLocal(res, loc, LocalFallback, remoteErr), nil
 	}
 	return res, remoteErr
 }
