@@ -2,7 +2,7 @@
 # Runs the benchmarks of this module and prints the tables of the README's
 # Performance section. Run it through `make bench` at the repository root,
 # which sets the build tags (GOFLAGS). About six minutes on 2 cores.
-# BENCH_QUICK, BENCH_COLD, BENCH_LARGE, BENCH_CONCURRENT and BENCH_DIFFERENT
+# BENCH_QUICK, BENCH_COLD, BENCH_LARGE, BENCH_CONCURRENT, BENCH_DIFFERENT and BENCH_PARALLEL
 # override the -benchtime of each group (e.g. BENCH_COLD=3x for a quick look).
 #
 # Each memory benchmark runs in a process of its own: peak RSS is per
@@ -22,6 +22,7 @@ run -test.bench '^BenchmarkCold$' -test.benchtime "${BENCH_COLD:-12x}"
 run -test.bench '^BenchmarkColdLarge$' -test.benchtime "${BENCH_LARGE:-3x}"
 run -test.bench '^BenchmarkConcurrentSame$' -test.benchtime "${BENCH_CONCURRENT:-6x}"
 run -test.bench '^BenchmarkConcurrentDifferent$' -test.benchtime "${BENCH_DIFFERENT:-9x}"
+run -test.bench '^BenchmarkParallelDownloads$' -test.benchtime "${BENCH_PARALLEL:-6x}"
 for size in 256MiB 1GiB; do
 	for who in engine copy libimage; do
 		run -test.bench "^BenchmarkMemory/$size/$who\$" -test.benchtime 1x
