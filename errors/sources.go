@@ -330,6 +330,10 @@ var textRules = []struct {
 	{"Image manifest does not match selected manifest digest", Integrity},
 	{"Digest of source image's manifest would not match destination reference", Integrity},
 
+	// c/image copy: a manifest list whose instance is itself a list (or
+	// another shape containers/image cannot store).
+	{"Unexpectedly received a manifest list instead of a manifest for a single image", Unsupported},
+
 	// net/http: an https request answered in plain HTTP.
 	{"http: server gave HTTP response to HTTPS client", TLS},
 
