@@ -66,7 +66,7 @@ func TestRetryWait(t *testing.T) {
 	if !ok || afterDate != 5*time.Second {
 		t.Fatalf("ParseRetryAfter(HTTP date) = %s, %t", afterDate, ok)
 	}
-	afterSeconds, _ := pullerrors.ParseRetryAfter("3", now)
+	afterDelta, _ := pullerrors.ParseRetryAfter("3", now)
 
 	const delay = 100 * time.Millisecond
 	tests := []struct {
@@ -92,7 +92,7 @@ func TestRetryWait(t *testing.T) {
 		{name: "internal", err: errors.New("something odd")},
 		{name: "retries used up", err: wrap(pullerrors.Unavailable), attempt: 3},
 		{name: "no retries", err: wrap(pullerrors.Unavailable), maxRetries: -1},
-		{name: "Retry-After in seconds, longer than the backoff", err: pullerrors.WithRetryAfter(wrap(pullerrors.RateLimited), afterSeconds), want: 3 * time.Second, wantAgain: true},
+		{name: "Retry-After in seconds, longer than the backoff", err: pullerrors.WithRetryAfter(wrap(pullerrors.RateLimited), afterDelta), want: 3 * time.Second, wantAgain: true},
 		{name: "Retry-After as an HTTP date", err: pullerrors.WithRetryAfter(wrap(pullerrors.Unavailable), afterDate), want: 5 * time.Second, wantAgain: true},
 		{name: "Retry-After shorter than the backoff", err: pullerrors.WithRetryAfter(wrap(pullerrors.RateLimited), time.Millisecond), want: delay, wantAgain: true},
 		{name: "Retry-After over a minute", err: pullerrors.WithRetryAfter(wrap(pullerrors.RateLimited), 2*time.Minute)},
