@@ -106,6 +106,18 @@ func hasRepoName(img *storage.Image, named reference.Named) bool {
 	return false
 }
 
+// fromList reports whether the store keeps a manifest list for img, i.e.
+// img was pulled through a list.
+func (e *Engine) fromList(img *storage.Image) bool {
+	for _, d := range img.Digests {
+		raw, err := e.store.ImageBigData(img.ID, storage.ImageDigestManifestBigDataNamePrefix+"-"+d.String())
+		if err == nil && manifest.MIMETypeIsMultiImage(manifest.GuessMIMEType(raw)) {
+			return true
+		}
+	}
+	return false
+}
+
 // instanceDigest is the digest of the image's own manifest: of the digests
 // a store records for an image pulled through a list (the list's and the
 // instance's), the one whose manifest is not a list.

@@ -159,8 +159,16 @@ func resolveShortName(sys *types.SystemContext, name string) ([]reference.Named,
 // not count it against pull limits), then, when the digest differs and the
 // manifest is a list, by the instance for the wanted platform.
 func (e *Engine) remoteMatches(ctx context.Context, sys *types.SystemContext, src types.ImageReference, loc *local) (bool, error) {
-	if d, err := docker.GetDigest(ctx, sys, src); err == nil && hasDigest(loc.image, d) {
+	d, err := docker.GetDigest(ctx, sys, src)
+	switch {
+	case err == nil && hasDigest(loc.image, d):
 		return true, nil
+	case err == nil && !e.fromList(loc.image):
+		// The digest changed and the local image did not come through a
+		// manifest list, so there is no instance to compare: copy. (Should
+		// the tag have become a list whose instance we hold, the copy
+		// reuses every blob.)
+		return false, nil
 	}
 	is, err := src.NewImageSource(ctx, sys)
 	if err != nil {
@@ -171,8 +179,7 @@ func (e *Engine) remoteMatches(ctx context.Context, sys *types.SystemContext, sr
 	if err != nil {
 		return false, err
 	}
-	d, err := manifest.Digest(raw)
-	if err != nil {
+	if d, err = manifest.Digest(raw); err != nil {
 		return false, err
 	}
 	if hasDigest(loc.image, d) {
