@@ -92,3 +92,56 @@ func TestProgressEvents(t *testing.T) {
 		t.Errorf("last event %+v; want failed, not-found, 404", last)
 	}
 }
+
+// A sink that blocks does not stall the transfer: the image is copied and
+// stored while the sink is stuck on the first event; Pull returns once the
+// sink has seen everything, the byte events coalesced.
+func TestBlockingSinkDoesNotStallThePull(t *testing.T) {
+	reg := enginetest.NewRegistry(t)
+	img := enginetest.NewImage(t, enginetest.WithRandomLayer(t, 2<<20), enginetest.WithRandomLayer(t, 1<<20))
+	reg.PushImage(t, "team/app:v1", img)
+	e := enginetest.NewEngine(t, enginetest.WithRegistry(reg))
+	ref := reg.Host + "/team/app:v1"
+
+	release := make(chan struct{})
+	rec := &recorder{}
+	sink := progress.SinkFunc(func(ev progress.Event) {
+		<-release
+		rec.Emit(ev)
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Pull(context.Background(), ref, policy.Always, &engine.PullOptions{Progress: sink})
+		done <- err
+	}()
+	waitFor(t, "the image to be stored while the sink is blocked", func() bool {
+		_, err := e.Store().Image(ref)
+		return err == nil
+	})
+	if n := len(rec.kinds()); n != 0 {
+		t.Fatalf("the sink received %d events while blocked", n)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := rec.kinds()
+	if got[0] != progress.Resolving || got[len(got)-1] != progress.Done {
+		t.Errorf("events %v: want Resolving first and Done last", got)
+	}
+	if n := blobEvents(rec, progress.BlobDone); n != 3 {
+		t.Errorf("%d blob-done events, want 3 (two layers, the config)", n)
+	}
+}
+
+func blobEvents(r *recorder, k progress.EventKind) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, ev := range r.events {
+		if ev.Kind == k {
+			n++
+		}
+	}
+	return n
+}
