@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
@@ -124,21 +125,13 @@ func chooseInstances(list manifest.List, o *PullOptions) ([]digest.Digest, error
 		if !ok {
 			return nil, fmt.Errorf("no image for %s in the manifest list: %w", want, pullerrors.ErrPlatformNotFound)
 		}
-		if !containsDigest(out, all[i]) {
+		if !slices.Contains(out, all[i]) {
 			out = append(out, all[i])
 		}
 	}
 	return out, nil
 }
 
-func containsDigest(ds []digest.Digest, d digest.Digest) bool {
-	for _, x := range ds {
-		if x == d {
-			return true
-		}
-	}
-	return false
-}
 
 // storeList stores the list as a layerless image named like the pull, or
 // updates the one that already holds that digest.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
@@ -140,7 +141,7 @@ func (e *Engine) lookupID(ctx context.Context, sys *types.SystemContext, id stri
 	if err != nil {
 		return nil, fmt.Errorf("looking up image %s: %w", id, pullerrors.Wrap(pullerrors.Storage, err))
 	}
-	if len(id) < 64 && !hasPrefix(img.ID, id) {
+	if len(id) < 64 && !strings.HasPrefix(img.ID, id) {
 		return nil, nil // matched a name, not an ID prefix
 	}
 	l := &local{image: img, byID: true}
@@ -148,7 +149,6 @@ func (e *Engine) lookupID(ctx context.Context, sys *types.SystemContext, id stri
 	return l, nil
 }
 
-func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }
 
 // inspect checks that the image can be read (every layer of its chain is in
 // the store, its manifest and config parse) and records its platform. It
