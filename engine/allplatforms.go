@@ -132,7 +132,6 @@ func chooseInstances(list manifest.List, o *PullOptions) ([]digest.Digest, error
 	return out, nil
 }
 
-
 // storeList stores the list as a layerless image named like the pull, or
 // updates the one that already holds that digest.
 func (e *Engine) storeList(named reference.Named, raw []byte) (string, error) {

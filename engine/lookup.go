@@ -149,7 +149,6 @@ func (e *Engine) lookupID(ctx context.Context, sys *types.SystemContext, id stri
 	return l, nil
 }
 
-
 // inspect checks that the image can be read (every layer of its chain is in
 // the store, its manifest and config parse) and records its platform. It
 // reports whether the image is a manifest list (which has no layers, and
