@@ -13,6 +13,7 @@ import (
 	"github.com/pullengine/pullengine/enginetest"
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/policy"
+	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/storage"
 )
 
@@ -87,8 +88,12 @@ func TestConcurrentPullsShareOneTransfer(t *testing.T) {
 	var wg sync.WaitGroup
 	results := make([]*engine.Result, n)
 	errs := make([]error, n)
+	recs := make([]*recorder, n)
 	for i := range n {
-		wg.Go(func() { results[i], errs[i] = e.Pull(context.Background(), ref, policy.Always, nil) })
+		recs[i] = &recorder{}
+		wg.Go(func() {
+			results[i], errs[i] = e.Pull(context.Background(), ref, policy.Always, &engine.PullOptions{Progress: recs[i]})
+		})
 	}
 	waitFor(t, "all pulls to join the transfer", func() bool { return e.FlightWaiters() == n })
 	g.open()
@@ -100,6 +105,10 @@ func TestConcurrentPullsShareOneTransfer(t *testing.T) {
 		}
 		if results[i].Images[0].ID != enginetest.ID(t, img) {
 			t.Errorf("pull %d got %s", i, results[i].Images[0].ID)
+		}
+		// Every caller joined before the blobs moved, so each watched them.
+		if got := blobEvents(recs[i], progress.BlobDone); got != 3 {
+			t.Errorf("pull %d saw %d blobs done, want 3 (two layers, the config)", i, got)
 		}
 	}
 	if got, size := reg.Requests.BlobBytes(), blobBytes(t, img); got != size {

@@ -25,19 +25,19 @@ func (e *Engine) copyToStore(ctx context.Context, sys *sysContext, src types.Ima
 	if err != nil {
 		return nil, "", invalidReference(dest, err)
 	}
-	return e.flights.do(ctx, flightKey(&sys.SystemContext, src, dest), func(ctx context.Context) (*storage.Image, digest.Digest, error) {
-		return e.copyWithRetries(ctx, sys, src, destRef, dest, o)
+	return e.flights.do(ctx, flightKey(&sys.SystemContext, src, dest), sys.rep, func(ctx context.Context, rep *progress.Reporter) (*storage.Image, digest.Digest, error) {
+		return e.copyWithRetries(ctx, sys, rep, src, destRef, dest, o)
 	})
 }
 
 // copyWithRetries is one transfer: copies with retries, then finds the
-// image the copy reported.
-func (e *Engine) copyWithRetries(ctx context.Context, sys *sysContext, src, destRef types.ImageReference, dest string, o *PullOptions) (*storage.Image, digest.Digest, error) {
+// image the copy reported. Its progress goes to rep.
+func (e *Engine) copyWithRetries(ctx context.Context, sys *sysContext, rep *progress.Reporter, src, destRef types.ImageReference, dest string, o *PullOptions) (*storage.Image, digest.Digest, error) {
 	var manifestBytes []byte
 	var resolved types.ImageReference
 	err := e.retry(ctx, sys.cfg.conf, o, func() error {
 		var err error
-		manifestBytes, resolved, err = e.copyOnce(ctx, sys, src, destRef)
+		manifestBytes, resolved, err = e.copyOnce(ctx, sys, rep, src, destRef)
 		return err
 	})
 	if err != nil {
@@ -59,14 +59,14 @@ func (e *Engine) copyWithRetries(ctx context.Context, sys *sysContext, src, dest
 
 // copyOnce is one copy.Image call with a fresh policy context (a
 // PolicyContext is not safe for concurrent use; the parsed policy is).
-func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, src, dest types.ImageReference) ([]byte, types.ImageReference, error) {
+func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, rep *progress.Reporter, src, dest types.ImageReference) ([]byte, types.ImageReference, error) {
 	pc, err := signature.NewPolicyContext(sys.cfg.policy)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signature policy: %w", pullerrors.Wrap(pullerrors.InvalidArgument, err))
 	}
 	defer func() { _ = pc.Destroy() }()
 	var resolved types.ImageReference
-	events, stop := sys.rep.CopyProgress(describeRef(src))
+	events, stop := rep.CopyProgress(describeRef(src))
 	out, err := copy.Image(ctx, pc, dest, src, &copy.Options{
 		SourceCtx:               &sys.SystemContext,
 		DestinationCtx:          &sys.SystemContext,
@@ -77,7 +77,7 @@ func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, src, dest types.
 	})
 	stop()
 	if err == nil {
-		sys.rep.Emit(progress.Event{Kind: progress.ManifestWritten, Ref: describeRef(src)})
+		rep.Emit(progress.Event{Kind: progress.ManifestWritten, Ref: describeRef(src)})
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), err)

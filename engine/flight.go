@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/transports"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
@@ -29,18 +30,24 @@ type flight struct {
 	done    chan struct{}
 	waiters int
 	cancel  context.CancelFunc
+	// rep receives the transfer's progress and forwards it to every
+	// waiter's reporter (watchers), so each caller sees the blobs move.
+	rep      *progress.Reporter
+	watchers map[*progress.Reporter]int
 	// results, valid once done is closed
 	img    *storage.Image
 	digest digest.Digest
 	err    error
 }
 
-type copyFunc func(ctx context.Context) (*storage.Image, digest.Digest, error)
+// copyFunc runs a transfer, reporting its progress to rep.
+type copyFunc func(ctx context.Context, rep *progress.Reporter) (*storage.Image, digest.Digest, error)
 
 // do runs fn once for concurrent callers with the same key and gives each
-// the result. fn runs with a context detached from any one caller's
+// the result; each caller's rep receives the transfer's progress from the
+// moment it joins. fn runs with a context detached from any one caller's
 // cancellation (values are kept).
-func (f *flights) do(ctx context.Context, key string, fn copyFunc) (*storage.Image, digest.Digest, error) {
+func (f *flights) do(ctx context.Context, key string, rep *progress.Reporter, fn copyFunc) (*storage.Image, digest.Digest, error) {
 	f.mu.Lock()
 	if f.m == nil {
 		f.m = map[string]*flight{}
@@ -48,26 +55,43 @@ func (f *flights) do(ctx context.Context, key string, fn copyFunc) (*storage.Ima
 	fl, joined := f.m[key]
 	if !joined {
 		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		fl = &flight{done: make(chan struct{}), cancel: cancel}
+		fl = &flight{done: make(chan struct{}), cancel: cancel, watchers: map[*progress.Reporter]int{}}
+		fl.rep = progress.NewReporter(progress.SinkFunc(func(ev progress.Event) { f.forward(fl, ev) }))
 		f.m[key] = fl
 		f.running++
 		go f.run(runCtx, key, fl, fn)
 	}
 	fl.waiters++
+	if rep != nil {
+		fl.watchers[rep]++
+	}
 	f.mu.Unlock()
 
 	select {
 	case <-fl.done:
-		f.leave(key, fl)
+		f.leave(key, fl, rep)
 		return fl.img, fl.digest, fl.err
 	case <-ctx.Done():
-		f.leave(key, fl)
+		f.leave(key, fl, rep)
 		return nil, "", ctx.Err()
 	}
 }
 
+// forward hands a transfer event to every current watcher; a Reporter's
+// Emit never blocks, so a slow caller's sink delays nobody.
+func (f *flights) forward(fl *flight, ev progress.Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for rep := range fl.watchers {
+		rep.Emit(ev)
+	}
+}
+
 func (f *flights) run(ctx context.Context, key string, fl *flight, fn copyFunc) {
-	fl.img, fl.digest, fl.err = fn(ctx)
+	fl.img, fl.digest, fl.err = fn(ctx, fl.rep)
+	// Every event of the transfer reaches the watchers before any of them
+	// sees the result (and emits its own Done).
+	_ = fl.rep.Close(context.Background())
 	f.mu.Lock()
 	f.forget(key, fl) // later callers start afresh
 	f.running--
@@ -79,9 +103,14 @@ func (f *flights) run(ctx context.Context, key string, fl *flight, fn copyFunc) 
 // leave drops a waiter. The last one to leave an unfinished transfer
 // cancels it and takes it out of the map at once, so a caller arriving
 // meanwhile starts a new transfer instead of joining a dying one.
-func (f *flights) leave(key string, fl *flight) {
+func (f *flights) leave(key string, fl *flight, rep *progress.Reporter) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if rep != nil {
+		if fl.watchers[rep]--; fl.watchers[rep] <= 0 {
+			delete(fl.watchers, rep)
+		}
+	}
 	fl.waiters--
 	if fl.waiters == 0 {
 		fl.cancel()

@@ -6,9 +6,11 @@ import (
 	"github.com/pullengine/pullengine/progress"
 )
 
-// Transfer sums up what a pull moved.
+// Transfer sums up what a pull moved. Concurrent pulls of one image share
+// one transfer (see Engine.Pull), and each reports the blobs it watched
+// move from the moment it joined.
 type Transfer struct {
-	// BytesFetched is the number of blob bytes this call copied.
+	// BytesFetched is the number of blob bytes copied.
 	BytesFetched int64 `json:"bytesFetched"`
 	// BlobsFetched counts the blobs (layers and config) copied.
 	BlobsFetched int `json:"blobsFetched"`
