@@ -32,18 +32,26 @@ func multiArch(t *testing.T, reg *enginetest.Registry, ref string, extra string)
 	return imgs
 }
 
+// multiArchSetup is a registry holding the multi-arch list multi/app:v1, an
+// Engine that trusts it, and the list's reference.
+func multiArchSetup(t *testing.T) (reg *enginetest.Registry, imgs map[string]v1.Image, e *engine.Engine, ref string) {
+	t.Helper()
+	reg = enginetest.NewRegistry(t)
+	imgs = multiArch(t, reg, "multi/app:v1", "")
+	e = enginetest.NewEngine(t, enginetest.WithRegistry(reg))
+	return reg, imgs, e, reg.Host + "/multi/app:v1"
+}
+
 func pullOpts(p string) *engine.PullOptions {
 	return &engine.PullOptions{Platform: platform.MustParse(p)}
 }
 
 func TestPlatformPullChoosesTheInstance(t *testing.T) {
-	reg := enginetest.NewRegistry(t)
-	imgs := multiArch(t, reg, "multi/app:v1", "")
-	e := enginetest.NewEngine(t, enginetest.WithRegistry(reg))
+	_, imgs, e, ref := multiArchSetup(t)
 	ctx := context.Background()
 
 	for _, p := range []string{"linux/arm64", "linux/arm/v7", "linux/amd64"} {
-		res, err := e.Pull(ctx, reg.Host+"/multi/app:v1", policy.Missing, pullOpts(p))
+		res, err := e.Pull(ctx, ref, policy.Missing, pullOpts(p))
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
@@ -60,11 +68,9 @@ func TestPlatformPullChoosesTheInstance(t *testing.T) {
 }
 
 func TestPlatformNotInListListsOffered(t *testing.T) {
-	reg := enginetest.NewRegistry(t)
-	multiArch(t, reg, "multi/app:v1", "")
-	e := enginetest.NewEngine(t, enginetest.WithRegistry(reg))
+	_, _, e, ref := multiArchSetup(t)
 
-	_, err := e.Pull(context.Background(), reg.Host+"/multi/app:v1", policy.Missing, pullOpts("linux/s390x"))
+	_, err := e.Pull(context.Background(), ref, policy.Missing, pullOpts("linux/s390x"))
 	if k := pullerrors.Classify(err); k != pullerrors.PlatformNotFound {
 		t.Fatalf("kind %v, want platform-not-found: %v", k, err)
 	}
@@ -102,11 +108,8 @@ func TestPlatformMismatchIsAWarning(t *testing.T) {
 // Newer with a platform compares the instance's digest: a list that
 // changed only for another architecture is up to date, with no blob sent.
 func TestNewerWithPlatformComparesTheInstance(t *testing.T) {
-	reg := enginetest.NewRegistry(t)
-	before := multiArch(t, reg, "multi/app:v1", "")
-	e := enginetest.NewEngine(t, enginetest.WithRegistry(reg))
+	reg, before, e, ref := multiArchSetup(t)
 	ctx := context.Background()
-	ref := reg.Host + "/multi/app:v1"
 	if _, err := e.Pull(ctx, ref, policy.Always, pullOpts("linux/arm64")); err != nil {
 		t.Fatal(err)
 	}
@@ -136,11 +139,8 @@ func TestNewerWithPlatformComparesTheInstance(t *testing.T) {
 // Pulling a tag for arm64 after amd64 moves the tag (a tag names one image)
 // and keeps the amd64 image addressable by repo@digest.
 func TestTwoPlatformsOfOneTagStayAddressable(t *testing.T) {
-	reg := enginetest.NewRegistry(t)
-	imgs := multiArch(t, reg, "multi/app:v1", "")
-	e := enginetest.NewEngine(t, enginetest.WithRegistry(reg))
+	reg, imgs, e, ref := multiArchSetup(t)
 	ctx := context.Background()
-	ref := reg.Host + "/multi/app:v1"
 	if _, err := e.Pull(ctx, ref, policy.Always, pullOpts("linux/amd64")); err != nil {
 		t.Fatal(err)
 	}
@@ -196,11 +196,8 @@ func TestNeverWithPlatform(t *testing.T) {
 // AllPlatforms stores the list and every instance; afterwards each
 // platform's image is found offline by the name.
 func TestAllPlatformsWorksOffline(t *testing.T) {
-	reg := enginetest.NewRegistry(t)
-	imgs := multiArch(t, reg, "multi/app:v1", "")
-	e := enginetest.NewEngine(t, enginetest.WithRegistry(reg))
+	reg, imgs, e, ref := multiArchSetup(t)
 	ctx := context.Background()
-	ref := reg.Host + "/multi/app:v1"
 
 	res, err := e.Pull(ctx, ref, policy.Missing, &engine.PullOptions{AllPlatforms: true})
 	if err != nil {
@@ -232,12 +229,10 @@ func TestAllPlatformsWorksOffline(t *testing.T) {
 }
 
 func TestPlatformsSubset(t *testing.T) {
-	reg := enginetest.NewRegistry(t)
-	imgs := multiArch(t, reg, "multi/app:v1", "")
-	e := enginetest.NewEngine(t, enginetest.WithRegistry(reg))
+	_, imgs, e, ref := multiArchSetup(t)
 	opts := &engine.PullOptions{Platforms: []platform.Platform{platform.MustParse("linux/arm64"), platform.MustParse("linux/arm/v7"), platform.MustParse("linux/aarch64")}}
 
-	res, err := e.Pull(context.Background(), reg.Host+"/multi/app:v1", policy.Always, opts)
+	res, err := e.Pull(context.Background(), ref, policy.Always, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +240,7 @@ func TestPlatformsSubset(t *testing.T) {
 		t.Errorf("images %+v; want arm64 then arm/v7, once each", res.Images)
 	}
 	opts.Platforms = []platform.Platform{platform.MustParse("linux/s390x")}
-	if _, err := e.Pull(context.Background(), reg.Host+"/multi/app:v1", policy.Always, opts); pullerrors.Classify(err) != pullerrors.PlatformNotFound {
+	if _, err := e.Pull(context.Background(), ref, policy.Always, opts); pullerrors.Classify(err) != pullerrors.PlatformNotFound {
 		t.Errorf("absent platform: %v; want platform-not-found", err)
 	}
 }
