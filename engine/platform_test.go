@@ -17,14 +17,14 @@ import (
 
 // multiArch pushes a list of amd64, arm64 and arm/v7 images under ref and
 // returns the images by platform string.
-func multiArch(t *testing.T, reg *enginetest.Registry, ref string, extra string) map[string]v1.Image {
+func multiArch(t *testing.T, reg *enginetest.Registry, ref string) map[string]v1.Image {
 	t.Helper()
 	imgs := map[string]v1.Image{}
 	var all []v1.Image
 	for _, p := range []string{"linux/amd64", "linux/arm64", "linux/arm/v7"} {
 		pl := platform.MustParse(p)
 		img := enginetest.NewImage(t, enginetest.WithPlatform(pl.OS, pl.Architecture, pl.Variant),
-			enginetest.WithLayer(t, enginetest.Files{"arch": p + extra}))
+			enginetest.WithLayer(t, enginetest.Files{"arch": p}))
 		imgs[p] = img
 		all = append(all, img)
 	}
@@ -37,7 +37,7 @@ func multiArch(t *testing.T, reg *enginetest.Registry, ref string, extra string)
 func multiArchSetup(t *testing.T) (reg *enginetest.Registry, imgs map[string]v1.Image, e *engine.Engine, ref string) {
 	t.Helper()
 	reg = enginetest.NewRegistry(t)
-	imgs = multiArch(t, reg, "multi/app:v1", "")
+	imgs = multiArch(t, reg, "multi/app:v1")
 	e = enginetest.NewEngine(t, enginetest.WithRegistry(reg))
 	return reg, imgs, e, reg.Host + "/multi/app:v1"
 }
