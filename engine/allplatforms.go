@@ -12,7 +12,6 @@ import (
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
-	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
 )
 
@@ -140,7 +139,7 @@ func (e *Engine) storeList(named reference.Named, raw []byte) (string, error) {
 		return "", err
 	}
 	name := reference.TagNameOnly(named).String()
-	key := storage.ImageDigestManifestBigDataNamePrefix + "-" + d.String()
+	key := manifestKey(d)
 	imgs, _ := e.store.ImagesByDigest(d)
 	for _, img := range imgs {
 		if _, err := e.store.ImageBigData(img.ID, key); err == nil && img.TopLayer == "" {
@@ -155,14 +154,4 @@ func (e *Engine) storeList(named reference.Named, raw []byte) (string, error) {
 		return "", fmt.Errorf("storing the manifest list of %s: %w", named, pullerrors.Wrap(pullerrors.Storage, err))
 	}
 	return img.ID, nil
-}
-
-// fetchManifest GETs src's top-level manifest.
-func fetchManifest(ctx context.Context, sys *types.SystemContext, src types.ImageReference) ([]byte, string, error) {
-	is, err := src.NewImageSource(ctx, sys)
-	if err != nil {
-		return nil, "", err
-	}
-	defer is.Close()
-	return is.GetManifest(ctx, nil)
 }

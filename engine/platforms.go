@@ -29,12 +29,7 @@ func (e *Engine) platformNotFound(ctx context.Context, sys *types.SystemContext,
 
 // listPlatforms returns the platforms of the manifest list src names.
 func listPlatforms(ctx context.Context, sys *types.SystemContext, src types.ImageReference) ([]string, error) {
-	is, err := src.NewImageSource(ctx, sys)
-	if err != nil {
-		return nil, err
-	}
-	defer is.Close()
-	raw, mime, err := is.GetManifest(ctx, nil)
+	raw, mime, err := fetchManifest(ctx, sys, src)
 	if err != nil {
 		return nil, err
 	}
@@ -109,24 +104,37 @@ func hasRepoName(img *storage.Image, named reference.Named) bool {
 // fromList reports whether the store keeps a manifest list for img, i.e.
 // img was pulled through a list.
 func (e *Engine) fromList(img *storage.Image) bool {
-	for _, d := range img.Digests {
-		raw, err := e.store.ImageBigData(img.ID, storage.ImageDigestManifestBigDataNamePrefix+"-"+d.String())
-		if err == nil && manifest.MIMETypeIsMultiImage(manifest.GuessMIMEType(raw)) {
-			return true
-		}
-	}
-	return false
+	_, list := e.storedManifests(img)
+	return list
 }
 
 // instanceDigest is the digest of the image's own manifest: of the digests
 // a store records for an image pulled through a list (the list's and the
 // instance's), the one whose manifest is not a list.
 func (e *Engine) instanceDigest(img *storage.Image) digest.Digest {
+	instance, _ := e.storedManifests(img)
+	return instance
+}
+
+// storedManifests reads the manifests the store keeps for img: the digest
+// of the first that is an image's own, and whether one is a list.
+func (e *Engine) storedManifests(img *storage.Image) (instance digest.Digest, fromList bool) {
 	for _, d := range img.Digests {
-		raw, err := e.store.ImageBigData(img.ID, storage.ImageDigestManifestBigDataNamePrefix+"-"+d.String())
-		if err == nil && !manifest.MIMETypeIsMultiImage(manifest.GuessMIMEType(raw)) {
-			return d
+		raw, err := e.store.ImageBigData(img.ID, manifestKey(d))
+		if err != nil {
+			continue
+		}
+		if manifest.MIMETypeIsMultiImage(manifest.GuessMIMEType(raw)) {
+			fromList = true
+		} else if instance == "" {
+			instance = d
 		}
 	}
-	return ""
+	return instance, fromList
+}
+
+// manifestKey is the big-data key under which a store keeps the manifest
+// with digest d.
+func manifestKey(d digest.Digest) string {
+	return storage.ImageDigestManifestBigDataNamePrefix + "-" + d.String()
 }

@@ -170,12 +170,7 @@ func (e *Engine) remoteMatches(ctx context.Context, sys *types.SystemContext, sr
 		// reuses every blob.)
 		return false, nil
 	}
-	is, err := src.NewImageSource(ctx, sys)
-	if err != nil {
-		return false, err
-	}
-	defer is.Close()
-	raw, mime, err := is.GetManifest(ctx, nil)
+	raw, mime, err := fetchManifest(ctx, sys, src)
 	if err != nil {
 		return false, err
 	}
@@ -201,4 +196,14 @@ func (e *Engine) remoteMatches(ctx context.Context, sys *types.SystemContext, sr
 
 func hasDigest(img *storage.Image, d digest.Digest) bool {
 	return d != "" && (img.Digest == d || slices.Contains(img.Digests, d))
+}
+
+// fetchManifest GETs src's top-level manifest.
+func fetchManifest(ctx context.Context, sys *types.SystemContext, src types.ImageReference) ([]byte, string, error) {
+	is, err := src.NewImageSource(ctx, sys)
+	if err != nil {
+		return nil, "", err
+	}
+	defer is.Close()
+	return is.GetManifest(ctx, nil)
 }
