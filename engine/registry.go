@@ -91,7 +91,10 @@ func (e *Engine) tryCandidate(ctx context.Context, sys *sysContext, named refere
 		}
 	}
 	sys.rep.Emit(progress.Event{Kind: progress.TryingCandidate, Ref: named.String()})
-	holder := e.nameHolder(named)
+	var holder *storage.Image // only a platform pull can displace another platform's image
+	if sys.want != nil {
+		holder = e.nameHolder(named)
+	}
 	img, pulled, err := e.copyToStore(ctx, sys, src, named.String(), o)
 	if err != nil && sys.want != nil && pullerrors.Classify(err) == pullerrors.PlatformNotFound {
 		err = e.platformNotFound(ctx, &sys.SystemContext, src, *sys.want, err)
