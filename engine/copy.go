@@ -25,7 +25,9 @@ func (e *Engine) copyToStore(ctx context.Context, sys *sysContext, src types.Ima
 	if err != nil {
 		return nil, "", invalidReference(dest, err)
 	}
-	return e.flights.do(ctx, flightKey(&sys.SystemContext, src, dest), sys.rep, func(ctx context.Context, rep *progress.Reporter) (*storage.Image, digest.Digest, error) {
+	maxRetries, delay := retryLimits(sys.cfg.conf, o)
+	key := flightKey(&sys.SystemContext, src, dest, maxRetries, delay)
+	return e.flights.do(ctx, key, sys.rep, func(ctx context.Context, rep *progress.Reporter) (*storage.Image, digest.Digest, error) {
 		return e.copyWithRetries(ctx, sys, rep, src, destRef, dest, o)
 	})
 }
