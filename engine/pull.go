@@ -42,14 +42,17 @@ func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *P
 	counter := &transferCounter{next: o.Progress}
 	rep := progress.NewReporter(counter)
 	defer func() { _ = rep.Close(ctx) }()
-	rep.Emit(progress.Event{Kind: progress.Resolving, Ref: name})
+	// shown is the name as events and logs show it: without the
+	// credentials a name may carry ("user:secret@host/app").
+	shown := pullerrors.Redact(name)
+	rep.Emit(progress.Event{Kind: progress.Resolving, Ref: shown})
 
 	res, err := e.pull(ctx, rep, name, p, &o)
 	if err != nil {
 		perr := e.pullError(name, res, err, &o)
-		rep.Emit(progress.Event{Kind: progress.Failed, Ref: name, Err: perr,
+		rep.Emit(progress.Event{Kind: progress.Failed, Ref: shown, Err: perr,
 			ErrorKind: pullerrors.Classify(perr).String(), ErrorStatus: pullerrors.HTTPStatus(perr)})
-		e.log.DebugContext(ctx, "pull failed", "name", name, "err", perr)
+		e.log.DebugContext(ctx, "pull failed", "name", shown, "err", perr)
 		return nil, perr
 	}
 	res.Duration = time.Since(start)
@@ -57,7 +60,7 @@ func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *P
 	// Close waits until the sink (and so the counter) has seen every event.
 	_ = rep.Close(ctx)
 	res.Transfer = counter.total()
-	e.log.DebugContext(ctx, "pulled", "name", name, "outcome", res.Outcome.String(), "reference", res.Reference, "duration", res.Duration)
+	e.log.DebugContext(ctx, "pulled", "name", shown, "outcome", res.Outcome.String(), "reference", res.Reference, "duration", res.Duration)
 	return res, nil
 }
 
@@ -160,7 +163,7 @@ func (e *Engine) pullName(ctx context.Context, sys *sysContext, in input, p poli
 	byID := in.id != "" || (found && loc.byID)
 
 	action := policy.Decide(p, found, corrupted, byID, custom)
-	sys.rep.Emit(progress.Event{Kind: progress.PolicyDecision, Ref: in.raw, Message: decisionText(effective, reason, action, loc)})
+	sys.rep.Emit(progress.Event{Kind: progress.PolicyDecision, Ref: pullerrors.Redact(in.raw), Message: decisionText(effective, reason, action, loc)})
 	switch action {
 	case policy.UseLocal:
 		return e.useLocal(res, loc, UsedLocal, nil), nil
