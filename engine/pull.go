@@ -20,6 +20,11 @@ import (
 // ("oci-archive:/path.tar", "docker-archive:...", "oci:dir:ref", "dir:...",
 // "containers-storage:...", "docker-daemon:...").
 //
+// A "containers-storage:" name reads the Engine's own store, or another
+// store only when Options.AllowedStores lists it; a name naming any other
+// store ("containers-storage:[vfs@/some/dir]x") is an invalid-argument
+// error and creates nothing.
+//
 // The policy applies to registry names. Other transports read local sources
 // and always copy (layers already stored are reused), as Podman does; the
 // policy must still be valid.
@@ -103,7 +108,7 @@ func (e *Engine) pull(ctx context.Context, rep *progress.Reporter, name string, 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	in, err := parseInput(name)
+	in, err := e.parseName(name)
 	if err != nil {
 		return nil, err
 	}
