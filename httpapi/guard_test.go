@@ -134,7 +134,7 @@ func TestRetryCap(t *testing.T) {
 func TestLongReferenceClipped(t *testing.T) {
 	v := newEnv(t)
 	for _, ref := range []string{
-		strings.Repeat("A", 100_000),                        // over MaxReferenceLength
+		strings.Repeat("A", 100_000),                      // over MaxReferenceLength
 		"registry.example/" + strings.Repeat("Bad", 1000), // invalid (upper case), under it
 	} {
 		a := v.pull(t, q("reference", ref), nil)
