@@ -228,6 +228,8 @@ func TestLocalStoreAllowed(t *testing.T) {
 	if lines := v.pull(t, q("reference", ok), nil).lines(t); lines[len(lines)-1].Status != "success" {
 		t.Errorf("pull from the allowed store: %+v", lines[len(lines)-1])
 	}
+	missing := "containers-storage:[vfs@" + s.GraphRoot() + "+" + s.RunRoot() + "]localhost/nosuch:1.0"
+	v.pull(t, q("reference", missing, "pullProgress", "true"), nil).errorBody(t, http.StatusNotFound)
 	refused := "containers-storage:[vfs@" + notAllowed + "]alpine"
 	m := v.pull(t, q("reference", refused), nil).errorBody(t, http.StatusForbidden)
 	if !strings.Contains(m.Message, "--allow-store") {

@@ -124,6 +124,7 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) int {
 		Handler:           httpapi.NewHandler(e, f.handlerOptions(logger)...),
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute, // idle keep-alive connections are closed
 		ErrorLog:          log.New(stderr, "pullengine serve: http: ", 0),
 	}
 	served := make(chan error, 1)
