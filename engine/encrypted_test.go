@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pullengine/pullengine/engine"
@@ -115,5 +116,39 @@ func TestDecryptionKeyErrors(t *testing.T) {
 		if n := reg.Requests.Total(); n != 0 {
 			t.Errorf("%s: %d registry requests; want none", c.what, n)
 		}
+	}
+}
+
+// Concurrent pulls of one image with different decryption keys do not share
+// a transfer: the one with the key gets the image, the one without fails.
+func TestEncryptedPullsWithOtherKeysDoNotShare(t *testing.T) {
+	g := newGate()
+	reg := enginetest.NewRegistry(t, enginetest.WithMiddleware(g.middleware))
+	key := enginetest.NewEncryptionKey(t)
+	img := enginetest.NewImage(t, enginetest.OCI(), enginetest.WithLayer(t, enginetest.Files{"secret": "42"}))
+	reg.PushEncrypted(t, "team/secret:v1", img, key)
+	e := enginetest.NewEngine(t, enginetest.WithRegistry(reg))
+	name := reg.Host + "/team/secret:v1"
+
+	var wg sync.WaitGroup
+	var keyless, keyed error
+	var res *engine.Result
+	wg.Go(func() { _, keyless = e.Pull(context.Background(), name, policy.Always, nil) })
+	waitFor(t, "the pull without a key to start its transfer", func() bool { return e.FlightWaiters() == 1 })
+	wg.Go(func() {
+		res, keyed = e.Pull(context.Background(), name, policy.Always, &engine.PullOptions{
+			DecryptionKeys: []engine.DecryptionKey{{Key: key.PrivateKeyPEM(t, "")}}})
+	})
+	waitFor(t, "the pull with the key to reach the transfers", func() bool { return e.FlightWaiters() == 2 })
+	if n := e.FlightsRunning(); n != 2 {
+		t.Errorf("%d transfers for two pulls with other keys; want 2", n)
+	}
+	g.open()
+	wg.Wait()
+	if pullerrors.Classify(keyless) != pullerrors.Decryption {
+		t.Errorf("without a key: %v; want a decryption error", keyless)
+	}
+	if keyed != nil || res.Images[0].ID != enginetest.ID(t, img) {
+		t.Errorf("with the key: %+v, %v", res, keyed)
 	}
 }
