@@ -25,8 +25,10 @@ func (e *Engine) copyToStore(ctx context.Context, sys *sysContext, src types.Ima
 	if err != nil {
 		return nil, "", invalidReference(dest, err)
 	}
+	// Pulls with other decryption keys may not share the transfer: one
+	// without keys would fail, or get an image it could not decrypt itself.
 	maxRetries, delay := retryLimits(sys.cfg.conf, o)
-	key := flightKey(&sys.SystemContext, src, dest, maxRetries, delay)
+	key := flightKey(&sys.SystemContext, src, dest, maxRetries, delay) + sys.dec.id
 	return e.flights.do(ctx, key, sys.rep, func(ctx context.Context, rep *progress.Reporter) (*storage.Image, digest.Digest, error) {
 		return e.copyWithRetries(ctx, sys, rep, src, destRef, dest, o)
 	})
@@ -76,13 +78,14 @@ func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, rep *progress.Re
 		MaxParallelDownloads:    sys.cfg.conf.parallelCopies,
 		Progress:                events,
 		ProgressInterval:        progress.DefaultProgressInterval,
+		OciDecryptConfig:        sys.dec.config,
 	})
 	stop()
 	if err == nil {
 		rep.Emit(progress.Event{Kind: progress.ManifestWritten, Ref: describeRef(src)})
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), err)
+		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), sys.dec.explain(err))
 	}
 	return out, resolved, nil
 }

@@ -67,6 +67,7 @@ type pullFlags struct {
 	policy, platform                          string
 	authfile, certDir, creds, tlsVerify       string
 	jsonOut, resultOut, quiet, allTags, debug bool
+	decryptionKeys                            decryptionKeys // decrypt.go
 }
 
 func parseFlags(args []string, stderr io.Writer) (*pullFlags, string, error) {
@@ -86,6 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (*pullFlags, string, error) {
 	fs.BoolVar(&f.quiet, "quiet", false, "print the image ID only")
 	fs.BoolVar(&f.allTags, "all-tags", false, "pull every tag of the repository")
 	fs.BoolVar(&f.debug, "debug", false, "log the engine's steps to stderr")
+	fs.Var(&f.decryptionKeys, "decryption-key", decryptionKeyUsage) // decrypt.go
 	if err := fs.Parse(args); err != nil {
 		return nil, "", err
 	}
@@ -174,6 +176,9 @@ func (f *pullFlags) pullOptions() (policy.Policy, *engine.PullOptions, error) {
 		if opts.Platform, err = platform.Parse(f.platform); err != nil {
 			return p, nil, err
 		}
+	}
+	if opts.DecryptionKeys, err = f.decryptionKeys.keys(); err != nil { // decrypt.go
+		return p, nil, err
 	}
 	if f.creds != "" {
 		opts.Username, opts.Password, _ = strings.Cut(f.creds, ":")
