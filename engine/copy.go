@@ -27,7 +27,8 @@ func (e *Engine) copyToStore(ctx context.Context, sys *sysContext, src types.Ima
 	}
 	// Pulls with other decryption keys may not share the transfer: one
 	// without keys would fail, or get an image it could not decrypt itself.
-	key := flightKey(&sys.SystemContext, src, dest) + sys.dec.id
+	maxRetries, delay := retryLimits(sys.cfg.conf, o)
+	key := flightKey(&sys.SystemContext, src, dest, maxRetries, delay) + sys.dec.id
 	return e.flights.do(ctx, key, sys.rep, func(ctx context.Context, rep *progress.Reporter) (*storage.Image, digest.Digest, error) {
 		return e.copyWithRetries(ctx, sys, rep, src, destRef, dest, o)
 	})

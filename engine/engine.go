@@ -63,6 +63,12 @@ type Options struct {
 
 	// Logger receives the engine's own logs. Nil discards them.
 	Logger *slog.Logger
+
+	// AllowedStores are the graph roots of other stores that a
+	// "containers-storage:[driver@ROOT+RUN]name" source may name (see
+	// Engine.Pull). None by default: such a name is refused unless it
+	// names the Engine's own store, and no store is ever created for it.
+	AllowedStores []string
 }
 
 // Engine pulls images into one store. Create it with New, release it with
@@ -74,12 +80,14 @@ type Engine struct {
 	config    *configWatch        // containers.conf and policy.json, re-read on change
 	log       *slog.Logger
 	flights   flights // shared concurrent transfers
+	// allowedStores are Options.AllowedStores, cleaned.
+	allowedStores []string
 }
 
 // New opens the store (unless Options.Store is given) and reads the host
 // configuration once.
 func New(opts Options) (*Engine, error) {
-	e := &Engine{log: opts.Logger}
+	e := &Engine{log: opts.Logger, allowedStores: cleanRoots(opts.AllowedStores)}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/pullengine/pullengine/progress"
@@ -127,14 +128,17 @@ func (f *flights) forget(key string, fl *flight) {
 }
 
 // flightKey identifies a transfer: source, destination name, platform
-// choice and the identity of the credentials (hashed, never kept in
-// clear), so pulls with different credentials never share a result they
-// might not be allowed to see.
-func flightKey(sys *types.SystemContext, src types.ImageReference, dest string) string {
+// choice, the identity of the credentials (hashed, never kept in clear), so
+// pulls with different credentials never share a result they might not be
+// allowed to see, and the retry budget (retries, first delay), so a caller
+// that asked for no retries never waits on a transfer that retries a
+// thousand times (the transfer runs with the options of the caller that
+// started it).
+func flightKey(sys *types.SystemContext, src types.ImageReference, dest string, maxRetries int, retryDelay time.Duration) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%v",
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%v\x00%d\x00%d",
 		transports.ImageName(src), dest, sys.OSChoice, sys.ArchitectureChoice, sys.VariantChoice,
-		sys.AuthFilePath, sys.DockerCertPath, sys.DockerInsecureSkipTLSVerify)
+		sys.AuthFilePath, sys.DockerCertPath, sys.DockerInsecureSkipTLSVerify, maxRetries, retryDelay)
 	if a := sys.DockerAuthConfig; a != nil {
 		fmt.Fprintf(h, "\x00%s\x00%s\x00%s", a.Username, a.Password, a.IdentityToken)
 	}

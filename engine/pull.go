@@ -20,14 +20,20 @@ import (
 // ("oci-archive:/path.tar", "docker-archive:...", "oci:dir:ref", "dir:...",
 // "containers-storage:...", "docker-daemon:...").
 //
+// A "containers-storage:" name reads the Engine's own store, or another
+// store only when Options.AllowedStores lists it; a name naming any other
+// store ("containers-storage:[vfs@/some/dir]x") is an invalid-argument
+// error and creates nothing.
+//
 // The policy applies to registry names. Other transports read local sources
 // and always copy (layers already stored are reused), as Podman does; the
 // policy must still be valid.
 //
 // Concurrent Pulls of the same source into the same name, with the same
-// platform, credentials and decryption keys, share one transfer: each gets
-// the result and the transfer's progress from the moment it joined; one
-// that gives up leaves the others undisturbed.
+// platform, credentials, decryption keys and retry options (MaxRetries,
+// RetryDelay), share one transfer: each gets the result and the transfer's
+// progress from the moment it joined; one that gives up leaves the others
+// undisturbed.
 //
 // Every error is a *pullerrors.PullError: classify it with
 // pullerrors.Classify or errors.Is(err, pullerrors.ErrNotFound); the
@@ -42,14 +48,17 @@ func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *P
 	counter := &transferCounter{next: o.Progress}
 	rep := progress.NewReporter(counter)
 	defer func() { _ = rep.Close(ctx) }()
-	rep.Emit(progress.Event{Kind: progress.Resolving, Ref: name})
+	// shown is the name as events and logs show it: without the
+	// credentials a name may carry ("user:secret@host/app").
+	shown := pullerrors.Redact(name)
+	rep.Emit(progress.Event{Kind: progress.Resolving, Ref: shown})
 
 	res, err := e.pull(ctx, rep, name, p, &o)
 	if err != nil {
 		perr := e.pullError(name, res, err, &o)
-		rep.Emit(progress.Event{Kind: progress.Failed, Ref: name, Err: perr,
+		rep.Emit(progress.Event{Kind: progress.Failed, Ref: shown, Err: perr,
 			ErrorKind: pullerrors.Classify(perr).String(), ErrorStatus: pullerrors.HTTPStatus(perr)})
-		e.log.DebugContext(ctx, "pull failed", "name", name, "err", perr)
+		e.log.DebugContext(ctx, "pull failed", "name", shown, "err", perr)
 		return nil, perr
 	}
 	res.Duration = time.Since(start)
@@ -57,7 +66,7 @@ func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *P
 	// Close waits until the sink (and so the counter) has seen every event.
 	_ = rep.Close(ctx)
 	res.Transfer = counter.total()
-	e.log.DebugContext(ctx, "pulled", "name", name, "outcome", res.Outcome.String(), "reference", res.Reference, "duration", res.Duration)
+	e.log.DebugContext(ctx, "pulled", "name", shown, "outcome", res.Outcome.String(), "reference", res.Reference, "duration", res.Duration)
 	return res, nil
 }
 
@@ -100,7 +109,7 @@ func (e *Engine) pull(ctx context.Context, rep *progress.Reporter, name string, 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	in, err := parseInput(name)
+	in, err := e.parseName(name)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +169,7 @@ func (e *Engine) pullName(ctx context.Context, sys *sysContext, in input, p poli
 	byID := in.id != "" || (found && loc.byID)
 
 	action := policy.Decide(p, found, corrupted, byID, custom)
-	sys.rep.Emit(progress.Event{Kind: progress.PolicyDecision, Ref: in.raw, Message: decisionText(effective, reason, action, loc)})
+	sys.rep.Emit(progress.Event{Kind: progress.PolicyDecision, Ref: pullerrors.Redact(in.raw), Message: decisionText(effective, reason, action, loc)})
 	switch action {
 	case policy.UseLocal:
 		return e.useLocal(res, loc, UsedLocal, nil), nil

@@ -40,6 +40,8 @@ type transportCase struct {
 	plat  string // expected platform of the stored image; "" skips
 	kind  pullerrors.Kind
 	msg   []string
+	// engine configures the Engine pulled into.
+	engine []enginetest.EngineOption
 }
 
 // run pulls c.ref into a fresh store and checks the outcome. A successful
@@ -47,7 +49,7 @@ type transportCase struct {
 // its ID without any source (policy never).
 func (c transportCase) run(t *testing.T) {
 	t.Helper()
-	e := enginetest.NewEngine(t)
+	e := enginetest.NewEngine(t, c.engine...)
 	ctx := context.Background()
 	res, err := e.Pull(ctx, c.ref, policy.Missing, c.opts)
 	if c.kind != pullerrors.Internal {
@@ -284,7 +286,9 @@ func TestTransportDir(t *testing.T) {
 	transportCase{ref: "dir:" + dir, id: m.Config.Digest.Hex}.run(t)
 }
 
-// containers-storage: copied store to store, keeping its name and ID.
+// containers-storage: copied store to store, keeping its name and ID,
+// from a store the Engine allows (TestForeignStoreRefused: others are
+// refused).
 func TestTransportContainersStorage(t *testing.T) {
 	ctx := context.Background()
 	other := enginetest.NewEngine(t)
@@ -294,7 +298,8 @@ func TestTransportContainersStorage(t *testing.T) {
 	}
 	s := other.Store()
 	ref := "containers-storage:[vfs@" + s.GraphRoot() + "+" + s.RunRoot() + "]localhost/pullengine/hello:1.0"
-	transportCase{ref: ref, names: []string{"localhost/pullengine/hello:1.0"}, id: src.Images[0].ID}.run(t)
+	allow := enginetest.WithEngineOptions(func(o *engine.Options) { o.AllowedStores = []string{s.GraphRoot()} })
+	transportCase{ref: ref, names: []string{"localhost/pullengine/hello:1.0"}, id: src.Images[0].ID, engine: []enginetest.EngineOption{allow}}.run(t)
 }
 
 // docker-daemon: with no daemon listening, the pull fails as Unavailable

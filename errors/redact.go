@@ -13,6 +13,12 @@ var (
 	// '@' before the path, so that a password holding a raw '@' is removed
 	// whole.
 	urlUserinfo = regexp.MustCompile(`(?:[A-Za-z][A-Za-z0-9+.\-]*)?://[^\s/?#"'<>]*@`)
+	// user:password@ at the start of a word, without a scheme (or with a
+	// bare "//"): an image name given as "user:secret@registry/app" (or with a raw '@' in the
+	// password, up to the last '@' before the path). A colon is required, so
+	// "user@example.com" stays; '[' ends the word, so
+	// "containers-storage:[vfs@/dir]" stays.
+	bareUserinfo = regexp.MustCompile(`((?:^|[\s"'(=\[,;])(?://)?)([^\s/?#"'<>\[\]@:=,;(]+:[^\s/?#"'<>\[\]]*)@`)
 	// "docker://busybox@sha256:..." is a digest, not userinfo.
 	digestAfterAt = regexp.MustCompile(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}`)
 	// Authorization header values.
@@ -24,7 +30,10 @@ var (
 )
 
 // Redact removes credentials from a message: the userinfo of URLs
-// ("https://user:pass@host" becomes "https://xxxxx@host"), Basic and Bearer
+// ("https://user:pass@host" becomes "https://xxxxx@host") and of image
+// names without a scheme ("user:pass@host/app" becomes "xxxxx@host/app"; a
+// password holding '/', which a URL would percent-encode, cannot be told
+// from a path and is not supported), Basic and Bearer
 // authorization values, secret query parameters (access_token, signatures of
 // pre-signed blob URLs, ...) and secret fields of JSON documents. Every
 // message this package produces goes through it; callers that print an
@@ -32,6 +41,7 @@ var (
 func Redact(s string) string {
 	if strings.Contains(s, "@") {
 		s = redactUserinfo(s)
+		s = redactBareUserinfo(s)
 	}
 	s = authScheme.ReplaceAllStringFunc(s, func(m string) string {
 		sub := authScheme.FindStringSubmatch(m)
@@ -69,4 +79,24 @@ func redactUserinfo(s string) string {
 // word following "Basic" or "Bearer" ("basic authentication").
 func looksLikeToken(s string) bool {
 	return strings.ContainsAny(s, "0123456789+/=._~-")
+}
+
+// redactBareUserinfo replaces the "user:password" of scheme-less names.
+func redactBareUserinfo(s string) string {
+	var b strings.Builder
+	last := 0
+	for _, loc := range bareUserinfo.FindAllStringSubmatchIndex(s, -1) {
+		start, end := loc[4], loc[1] // the userinfo group, through the '@'
+		if digestAfterAt.MatchString(s[end:]) {
+			continue
+		}
+		b.WriteString(s[last:start])
+		b.WriteString(redacted + "@")
+		last = end
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }

@@ -17,7 +17,18 @@ func TestRedact(t *testing.T) {
 		{`login failed password=hunter2`, `login failed password=xxxxx`},
 		{`{"username":"u","password":"hun\"ter2","auth":"dTpw"}`, `{"username":"u","password":"xxxxx","auth":"xxxxx"}`},
 
+		// Image names with userinfo and no scheme.
+		{`alice:hunter2@registry.example/app:v1`, `xxxxx@registry.example/app:v1`},
+		{`parsing "alice:hunter2@registry.example:5000/app": invalid reference format`, `parsing "xxxxx@registry.example:5000/app": invalid reference format`},
+		{`name=alice:hun@ter2@registry.example/app`, `name=xxxxx@registry.example/app`},
+		{`alice:hunter2@host/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef`, `xxxxx@host/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef`},
+		{`//alice:hunter2@host/app`, `//xxxxx@host/app`},
+		{`docker://alice:hunter2@host/app and alice:x@h/y`, `docker://xxxxx@host/app and xxxxx@h/y`},
+
 		// Left alone: references, digests, prose.
+		{`busybox:latest@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef`, `busybox:latest@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef`},
+		{`containers-storage:[vfs@/var/lib/store+/run/store]alpine`, `containers-storage:[vfs@/var/lib/store+/run/store]alpine`},
+		{`localhost:5000/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef`, `localhost:5000/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef`},
 		{`docker://busybox@sha256:` + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", `docker://busybox@sha256:` + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
 		{`docker://quay.io/x/y@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef`, `docker://quay.io/x/y@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef`},
 		{`unable to retrieve auth token: invalid username/password: unauthorized`, `unable to retrieve auth token: invalid username/password: unauthorized`},

@@ -37,9 +37,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// message is err's text on one line, without credentials.
+// message is err's text on one line, without credentials, its long words
+// (echoed input) clipped.
 func message(err error) string {
-	return oneLine(pullerrors.Redact(err.Error()))
+	return clipWords(oneLine(pullerrors.Redact(err.Error())))
 }
 
 // rootCause is the text of the innermost error of err's chain, as libpod's

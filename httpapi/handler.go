@@ -33,6 +33,14 @@ type config struct {
 	streamingDelay time.Duration
 	tempDir        string
 
+	// Limits and access (guard.go, source.go).
+	maxRetries    int
+	maxPulls      chan struct{} // nil: no cap
+	hostCheck     bool
+	allowedHosts  map[string]bool
+	allowedPaths  []string
+	allowedStores []string
+
 	// onEvent, for tests, is called by the pull handler after it has
 	// handled each progress event.
 	onEvent func(progress.Event)
@@ -86,7 +94,7 @@ type handler struct {
 // cancels its pull, and so does the cancellation of the server's base
 // context. The handler does not close e.
 func NewHandler(e *engine.Engine, opts ...Option) http.Handler {
-	h := &handler{e: e, cfg: config{apiVersion: DefaultAPIVersion}}
+	h := &handler{e: e, cfg: config{apiVersion: DefaultAPIVersion, maxRetries: DefaultMaxRetries}}
 	for _, o := range opts {
 		o(&h.cfg)
 	}
@@ -117,6 +125,11 @@ var routes = map[string]endpoint{
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Libpod-API-Version", h.cfg.apiVersion)
 	w.Header().Set("Server", "pullengine ("+runtime.GOOS+")")
+	if err := h.checkOrigin(r); err != nil {
+		h.cfg.log.WarnContext(r.Context(), "request refused", "status", http.StatusForbidden, "err", message(err))
+		writeError(w, http.StatusForbidden, err)
+		return
+	}
 
 	path := r.URL.Path
 	if loc := versionPrefix.FindStringIndex(path); loc != nil {

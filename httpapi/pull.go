@@ -15,14 +15,26 @@ import (
 // pull serves POST /libpod/images/pull.
 func (h *handler) pull(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	req, err := parsePullRequest(r.URL.RawQuery)
+	release, ok := h.acquire(w, r)
+	if !ok {
+		return
+	}
+	defer release()
+	req, err := parseQuery(r.URL.RawQuery, &h.cfg)
+	if err == nil {
+		err = h.checkRetries(req)
+	}
 	var creds credentials
 	if err == nil {
 		creds, err = requestCredentials(r)
 	}
 	if err != nil {
-		h.cfg.log.DebugContext(r.Context(), "pull request rejected", "status", http.StatusBadRequest, "err", message(err))
-		writeError(w, http.StatusBadRequest, err)
+		status := http.StatusBadRequest
+		if _, refused := err.(*forbidden); refused {
+			status = http.StatusForbidden
+		}
+		h.cfg.log.DebugContext(r.Context(), "pull request rejected", "status", status, "err", message(err))
+		writeError(w, status, err)
 		return
 	}
 	opts, cleanup, err := h.pullOptions(req, creds)
@@ -46,7 +58,7 @@ func (h *handler) pull(w http.ResponseWriter, r *http.Request) {
 		status, err = h.pullStream(w, r, req, opts)
 	}
 
-	attrs := []any{"reference", req.reference, "policy", req.policy.String(), "mode", mode, "status", status, "duration", time.Since(start)}
+	attrs := []any{"reference", clip(pullerrors.Redact(req.reference)), "policy", req.policy.String(), "mode", mode, "status", status, "duration", time.Since(start)}
 	if !req.platform.IsZero() {
 		attrs = append(attrs, "platform", req.platform.String())
 	}

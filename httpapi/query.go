@@ -10,8 +10,6 @@ import (
 
 	"github.com/pullengine/pullengine/platform"
 	"github.com/pullengine/pullengine/policy"
-	"go.podman.io/image/v5/docker"
-	"go.podman.io/image/v5/transports/alltransports"
 )
 
 // pullRequest is a pull request's query, parsed and validated.
@@ -71,12 +69,33 @@ var knownParams = map[string]bool{
 	"quiet": true, "pullprogress": true, "compatmode": true,
 }
 
-// parsePullRequest validates the query of a pull, in libpod's order. Every
-// error is a *badRequest (400).
+// MaxReferenceLength is the longest reference a pull request may give, in
+// bytes (PATH_MAX: a local path with its transport fits; a registry
+// reference is far shorter). A longer one is answered 400, echoed cut.
+const MaxReferenceLength = 4096
+
+// maxParamLength is the longest value of the other parameters.
+const maxParamLength = maxEcho
+
+// parsePullRequest validates the query of a pull, in libpod's order, for a
+// handler with no local sources allowed. Every error is a *badRequest
+// (400).
 func parsePullRequest(rawQuery string) (*pullRequest, error) {
+	return parseQuery(rawQuery, &config{})
+}
+
+// parseQuery validates the query of a pull, in libpod's order; the
+// reference's transport is checked as c allows (checkSource). Errors are
+// *badRequest (400) or *forbidden (403).
+func parseQuery(rawQuery string, c *config) (*pullRequest, error) {
 	q, err := queryValues(rawQuery)
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range q {
+		if k != "reference" && len(v) > maxParamLength {
+			return nil, badRequestf(fmt.Sprintf("failed to parse query parameters: %s is %d bytes long, more than %d", k, len(v), maxParamLength))
+		}
 	}
 	req := &pullRequest{policy: policy.Always}
 	bools := []struct {
@@ -120,7 +139,10 @@ func parsePullRequest(rawQuery string) (*pullRequest, error) {
 	if req.reference == "" {
 		return nil, badRequestf("reference parameter cannot be empty")
 	}
-	if err := registryReference(req.reference); err != nil {
+	if len(req.reference) > MaxReferenceLength {
+		return nil, badRequestf(fmt.Sprintf("reference %q is %d bytes long, more than %d", clip(req.reference), len(req.reference), MaxReferenceLength))
+	}
+	if req.reference, err = c.checkSource(req.reference); err != nil {
 		return nil, err
 	}
 	if v, ok := q["policy"]; ok {
@@ -155,20 +177,6 @@ func parseBool(q map[string]string, key string) (bool, error) {
 		return false, badRequestf(fmt.Sprintf("failed to parse query parameters: %s=%q is not a boolean", key, v))
 	}
 	return b, nil
-}
-
-// registryReference refuses references of transports other than docker,
-// as libpod does: a remote client has no business reading the server's
-// files (oci-archive:/etc/...).
-func registryReference(name string) error {
-	ref, err := alltransports.ParseImageName(name)
-	if err != nil {
-		return nil // no transport prefix: a registry name or an ID
-	}
-	if t := ref.Transport().Name(); t != docker.Transport.Name() {
-		return badRequestf(fmt.Sprintf("unsupported transport %s in %q: only docker transport is supported", t, name))
-	}
-	return nil
 }
 
 // parsePlatform builds the platform of the OS, Arch and Variant parameters.

@@ -87,14 +87,16 @@ const acceptedForms = "a platform is os/arch[/variant] (linux/arm64, linux/arm/v
 // asked for, but the first component must not be an architecture:
 // "arm/v7" is rejected with a hint to write "linux/arm/v7".
 //
-// Parse("") returns the zero Platform and no error: an empty flag or option
-// means "not set". Any other malformed input (an empty component as in
-// "linux/" or "/arm64", more than three components, "*", characters other
-// than letters, digits, '.', '_' and '-', an unknown single word) is an error
-// that wraps pullerrors.ErrInvalidArgument and says which forms are accepted.
+// An empty string is an error, as in containerd's platforms: where a
+// platform is asked for, "" is a mistake. "Not set" is the zero Platform,
+// which callers keep without calling Parse. Malformed input (the empty
+// string, an empty component as in "linux/" or "/arm64", more than three
+// components, "*", characters other than letters, digits, '.', '_' and '-',
+// an unknown single word) is an error that wraps
+// pullerrors.ErrInvalidArgument and says which forms are accepted.
 func Parse(s string) (Platform, error) {
 	if s == "" {
-		return Platform{}, nil
+		return Platform{}, parseErrorf(s, "it is empty (leave the platform unset, the zero Platform, to mean none)")
 	}
 	parts := strings.SplitN(s, "/", 4)
 	if len(parts) > 3 {
@@ -150,7 +152,7 @@ var componentNames = [4][]string{
 // must be a letter or a digit).
 func checkComponent(s string, n, i int, part string) error {
 	if part == "" {
-		// Only reachable with n >= 2: Parse handles s == "".
+		// Only reachable with n >= 2: Parse refuses s == "" first.
 		return parseErrorf(s, "the %s is empty", componentNames[n][i])
 	}
 	if strings.Contains(part, "*") {

@@ -25,9 +25,6 @@ func TestParse(t *testing.T) {
 		want   platform.Platform
 		String string
 	}{
-		// Not set.
-		{"", platform.Platform{}, ""},
-
 		// os/arch and os/arch/variant.
 		{"linux/amd64", platform.Platform{OS: "linux", Architecture: "amd64"}, "linux/amd64"},
 		{"linux/arm64", platform.Platform{OS: "linux", Architecture: "arm64"}, "linux/arm64"},
@@ -105,6 +102,7 @@ func TestParseErrors(t *testing.T) {
 		in     string
 		reason string // a part of the message
 	}{
+		{"", "it is empty"},
 		{"linux/", "the architecture is empty"},
 		{"/arm64", "the operating system is empty"},
 		{"/", "the operating system is empty"},

@@ -172,8 +172,10 @@ func (f *pullFlags) pullOptions() (policy.Policy, *engine.PullOptions, error) {
 		return p, nil, err
 	}
 	opts := &engine.PullOptions{AuthFilePath: f.authfile, CertDir: f.certDir, AllTags: f.allTags}
-	if opts.Platform, err = platform.Parse(f.platform); err != nil {
-		return p, nil, err
+	if f.platform != "" { // not given: the zero Platform, none
+		if opts.Platform, err = platform.Parse(f.platform); err != nil {
+			return p, nil, err
+		}
 	}
 	if opts.DecryptionKeys, err = f.decryptionKeys.keys(); err != nil { // decrypt.go
 		return p, nil, err

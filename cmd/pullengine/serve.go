@@ -28,8 +28,15 @@ version) over the store, for podman --remote, Podman's Go bindings, curl:
   podman --remote --url unix://SOCKET pull alpine
 
 The socket is created with mode 0600: whoever can connect can pull into the
-store. SIGINT or SIGTERM stops the server: pulls in flight get
+store. With --listen (TCP, no authentication) requests from web browsers
+and Host headers that are not an address, localhost or --allow-host are
+refused. SIGINT or SIGTERM stops the server: pulls in flight get
 --shutdown-timeout to finish, then are canceled.
+
+Local transports (oci:, oci-archive:, dir:, docker-archive:) are refused
+unless their path, symlinks and ".." resolved, lies under an --allow-path
+directory; containers-storage: unless it names an --allow-store store (or
+none: this server's own). docker-daemon: is never served.
 
 flags:
 `
@@ -40,6 +47,10 @@ type serveFlags struct {
 	authfile, sigPolicy string
 	shutdownTimeout     time.Duration
 	debug               bool
+	allowPaths          stringList
+	allowStores         stringList
+	allowHosts          stringList
+	maxPulls, maxRetry  int
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -54,6 +65,11 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.sigPolicy, "signature-policy", "", "policy.json to use instead of the host's")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long pulls in flight may finish after SIGINT/SIGTERM before they are canceled")
 	fs.BoolVar(&f.debug, "debug", false, "log the engine's steps")
+	fs.Var(&f.allowPaths, "allow-path", "directory whose oci:, oci-archive:, dir: and docker-archive: images clients may pull (repeatable; default none)")
+	fs.Var(&f.allowStores, "allow-store", "graph root of another containers-storage store clients may pull from (repeatable; default none)")
+	fs.Var(&f.allowHosts, "allow-host", "with --listen, a host name clients may use to reach the server, besides addresses and localhost (repeatable)")
+	fs.IntVar(&f.maxPulls, "max-pulls", defaultMaxPulls, "pulls served at once; more are answered 429 with Retry-After (0: no limit)")
+	fs.IntVar(&f.maxRetry, "max-retries", httpapi.DefaultMaxRetries, "the largest retry parameter a request may give")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -81,7 +97,7 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) int {
 	if f.debug {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(&clipHandler{slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})})
 
 	l, url, err := f.listener()
 	if err != nil {
@@ -92,6 +108,7 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) int {
 
 	opts := f.storeFlags.engineOptions()
 	opts.AuthFilePath, opts.SignaturePolicyPath, opts.Logger = f.authfile, f.sigPolicy, engineLogger(logger, f.debug)
+	opts.AllowedStores = f.allowStores
 	e, err := engine.New(opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "pullengine serve:", err)
@@ -104,15 +121,16 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) int {
 	base, cancelPulls := context.WithCancel(context.Background())
 	defer cancelPulls()
 	srv := &http.Server{
-		Handler:           httpapi.NewHandler(e, httpapi.WithLogger(logger)),
+		Handler:           httpapi.NewHandler(e, f.handlerOptions(logger)...),
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute, // idle keep-alive connections are closed
 		ErrorLog:          log.New(stderr, "pullengine serve: http: ", 0),
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	if f.listen != "" {
-		fmt.Fprintln(stderr, "pullengine serve: WARNING: listening on TCP without authentication: whoever can connect can pull into the store")
+		fmt.Fprintln(stderr, "pullengine serve:", listenWarning(l.Addr(), len(f.allowPaths) > 0 || len(f.allowStores) > 0))
 	}
 	fmt.Fprintf(stderr, "pullengine serve: serving libpod's pull API on %s\n", url)
 

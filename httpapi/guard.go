@@ -1,0 +1,164 @@
+package httpapi
+
+// Guards for a server reachable over TCP: browser-origin requests and DNS
+// rebinding (checkOrigin), the number of pulls at once (acquire), the
+// retries a request may ask for, and the length of what an answer or a log
+// line echoes back (clip).
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultMaxRetries is the largest retry parameter a pull request may give
+// unless WithMaxRetries says otherwise: a transient failure is retried at
+// most this many times (the backoff doubles from retryDelay up to 30s).
+const DefaultMaxRetries = 10
+
+// busyRetryAfter is the Retry-After of a pull refused because the server
+// runs as many pulls as it allows.
+const busyRetryAfter = 2 * time.Second
+
+// maxEcho is the length past which input echoed in an answer or a log
+// line (a reference, a parameter) is cut, with the number of bytes left
+// out.
+const maxEcho = 256
+
+// WithMaxRetries sets the largest retry parameter a pull request may give
+// (default DefaultMaxRetries); a request asking for more is answered 400.
+// Negative values count as zero.
+func WithMaxRetries(n int) Option {
+	return func(c *config) { c.maxRetries = max(n, 0) }
+}
+
+// WithMaxConcurrentPulls caps the pulls the handler runs at once; a pull
+// request past the cap is answered 429 Too Many Requests with a
+// Retry-After header, before any pull starts. Zero or less, the default:
+// no cap. (Pulls of one image still share one transfer in the engine; the
+// cap counts requests.)
+func WithMaxConcurrentPulls(n int) Option {
+	return func(c *config) {
+		c.maxPulls = nil
+		if n > 0 {
+			c.maxPulls = make(chan struct{}, n)
+		}
+	}
+}
+
+// WithHostCheck makes the handler refuse (403) every request whose Host
+// header is not an IP address, "localhost", or one of names: a web page
+// that rebinds its own DNS name to this server's address (DNS rebinding)
+// sends its own name as Host. Use it when serving over TCP; a unix socket
+// needs none (clients send any Host there, Podman's bindings send "d").
+func WithHostCheck(names ...string) Option {
+	return func(c *config) {
+		c.hostCheck = true
+		c.allowedHosts = map[string]bool{"localhost": true}
+		for _, n := range names {
+			c.allowedHosts[strings.ToLower(strings.TrimSuffix(n, "."))] = true
+		}
+	}
+}
+
+// checkOrigin refuses browser requests — any request with an Origin
+// header, or a Sec-Fetch-Site other than "none" (a cross-site form POST
+// needs no CORS preflight) — and, with WithHostCheck, a Host that is not
+// an address, localhost or an allowed name. No client of the libpod API
+// sends either header; a web page the user visits does.
+func (h *handler) checkOrigin(r *http.Request) error {
+	if o := r.Header.Get("Origin"); o != "" {
+		return forbiddenf("requests from web pages are refused (Origin %q): this API is for programs, not browsers", clip(o))
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "none" {
+		return forbiddenf("requests from web pages are refused (Sec-Fetch-Site %q): this API is for programs, not browsers", clip(site))
+	}
+	if h.cfg.hostCheck && !h.hostAllowed(r.Host) {
+		return forbiddenf("Host %q is not this server's: use its address or localhost (a name pointing here must be allowed by the operator)", clip(r.Host))
+	}
+	return nil
+}
+
+// hostAllowed reports whether a Host header names this server: an IP
+// address (DNS rebinding needs a name), localhost, or an allowed name.
+func (h *handler) hostAllowed(host string) bool {
+	if hostname, _, err := net.SplitHostPort(host); err == nil {
+		host = hostname
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if host == "" {
+		return false
+	}
+	if net.ParseIP(host) != nil {
+		return true
+	}
+	return h.cfg.allowedHosts[host]
+}
+
+// acquire takes a pull slot; it answers 429 and returns false when every
+// slot is taken. release gives the slot back.
+func (h *handler) acquire(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
+	if h.cfg.maxPulls == nil {
+		return func() {}, true
+	}
+	select {
+	case h.cfg.maxPulls <- struct{}{}:
+		return func() { <-h.cfg.maxPulls }, true
+	default:
+	}
+	err := fmt.Errorf("too many pulls at once: this server runs at most %d; try again later", cap(h.cfg.maxPulls))
+	h.cfg.log.WarnContext(r.Context(), "pull refused", "status", http.StatusTooManyRequests, "err", err.Error())
+	w.Header().Set("Retry-After", strconv.Itoa(int(busyRetryAfter/time.Second)))
+	writeError(w, http.StatusTooManyRequests, err)
+	return nil, false
+}
+
+// checkRetries refuses a retry parameter over the server's limit.
+func (h *handler) checkRetries(req *pullRequest) error {
+	if req.retry != nil && *req.retry > h.cfg.maxRetries {
+		return badRequestf(fmt.Sprintf("retry=%d is more than this server allows (at most %d retries)", *req.retry, h.cfg.maxRetries))
+	}
+	return nil
+}
+
+// clip cuts s to maxEcho bytes (on a rune boundary), saying how much was
+// left out.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d more bytes)", s[:cut], len(s)-cut)
+}
+
+// utf8RuneStart reports whether b starts a UTF-8 sequence.
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// longWord is a run of maxEcho+1 or more characters without a space or a
+// quote: an echoed reference or path of kilobytes.
+var longWord = regexp.MustCompile(`[^\s"]{` + strconv.Itoa(maxEcho+1) + `,}`)
+
+// clipWords clips every long word of msg, so that an invalid reference of
+// kilobytes is not repeated whole by each layer of an error message.
+func clipWords(msg string) string {
+	if len(msg) <= maxEcho {
+		return msg
+	}
+	return longWord.ReplaceAllStringFunc(msg, clip)
+}
+
+// forbidden is a request refused for what it asks (403), before any pull.
+type forbidden struct{ msg string }
+
+func (e *forbidden) Error() string { return e.msg }
+
+func forbiddenf(format string, args ...any) error {
+	return &forbidden{msg: fmt.Sprintf(format, args...)}
+}
