@@ -71,22 +71,21 @@ func EndlessTagPages(perPage int) RegistryOption {
 }
 
 // HugeTagList answers every tag-list request with one page of size bytes
-// (about size/12 tags), streamed, without a Link header.
+// (tags of 12 bytes each, the same 64 KiB written again and again),
+// streamed, without a Link header.
 func HugeTagList(size int64) RegistryOption {
+	var chunk bytes.Buffer
+	for n := 0; chunk.Len() < 64<<10; n++ {
+		fmt.Fprintf(&chunk, `,"t%08d"`, n)
+	}
 	return Intercept(Kind(TagsList), -1, func(w http.ResponseWriter, r *http.Request, _ http.Handler) {
 		w.Header().Set("Content-Type", "application/json")
-		head := fmt.Sprintf(`{"name":%q,"tags":["t0"`, repoOf(r))
+		head := fmt.Sprintf(`{"name":%q,"tags":["t"`, repoOf(r))
 		_, _ = io.WriteString(w, head)
-		written := int64(len(head))
-		var b bytes.Buffer
-		for n := 1; written < size; n++ {
-			b.Reset()
-			fmt.Fprintf(&b, `,"t%d"`, n)
-			m, err := w.Write(b.Bytes())
-			if err != nil {
+		for written := int64(len(head)); written < size; written += int64(chunk.Len()) {
+			if _, err := w.Write(chunk.Bytes()); err != nil {
 				return // the client gave up
 			}
-			written += int64(m)
 		}
 		_, _ = io.WriteString(w, "]}")
 	})
