@@ -8,6 +8,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/opencontainers/go-digest"
 	"github.com/pullengine/pullengine/engine"
 	"github.com/pullengine/pullengine/enginetest"
 	pullerrors "github.com/pullengine/pullengine/errors"
@@ -36,10 +39,12 @@ type hostileRow struct {
 	opts engine.PullOptions
 	// ctx makes the pull's context (nil: background); it may return a
 	// cleanup.
-	ctx func(t *testing.T, arrived <-chan struct{}) (context.Context, func())
+	ctx func(t *testing.T, e *engine.Engine, arrived <-chan struct{}) (context.Context, func())
 	// arrive, when set, selects the requests that signal arrived (and then
 	// hang until the client gives up).
 	arrive enginetest.RequestMatcher
+	// image is what hostile/app:v1 holds (nil: one small layer).
+	image v1.Image
 
 	kind          pullerrors.Kind
 	status        int
@@ -64,6 +69,8 @@ type hostileRun struct {
 
 func TestHostileRegistry(t *testing.T) {
 	const hugeBody = 50 << 20
+	layered := manyLayers(t, 8)
+	lastLayer := layerDigest(t, layered, 7)
 	rows := []hostileRow{
 		{
 			name:   "1: a 50 MB error body is cut, and not kept in memory",
@@ -128,7 +135,7 @@ func TestHostileRegistry(t *testing.T) {
 			name: "6: canceled with a cause while listing tags",
 			ref:  "hostile/app", opts: engine.PullOptions{AllTags: true},
 			arrive: enginetest.Kind(enginetest.TagsList),
-			ctx: func(t *testing.T, arrived <-chan struct{}) (context.Context, func()) {
+			ctx: func(_ *testing.T, _ *engine.Engine, arrived <-chan struct{}) (context.Context, func()) {
 				ctx, cancel := context.WithCancelCause(context.Background())
 				go func() { <-arrived; cancel(errors.New("operator pressed Ctrl-C")) }()
 				return ctx, func() { cancel(nil) }
@@ -143,7 +150,7 @@ func TestHostileRegistry(t *testing.T) {
 		{
 			name:   "6: a deadline with a cause while fetching the manifest",
 			arrive: enginetest.Kind(enginetest.ManifestGet),
-			ctx: func(*testing.T, <-chan struct{}) (context.Context, func()) {
+			ctx: func(*testing.T, *engine.Engine, <-chan struct{}) (context.Context, func()) {
 				// The manifest request hangs until this deadline passes.
 				return context.WithTimeoutCause(context.Background(), 300*time.Millisecond, errors.New("pull budget spent"))
 			},
@@ -165,6 +172,40 @@ func TestHostileRegistry(t *testing.T) {
 					if ev.Err != nil {
 						assertNoControls(t, ev.Kind.String()+" event", ev.Err.Error())
 					}
+				}
+			},
+		},
+		{
+			name:   "8: a canceled 8-layer pull returns after its teardown; Prune reclaims the 7 layers it left",
+			image:  layered,
+			arrive: enginetest.Blob(lastLayer),
+			ctx: func(t *testing.T, e *engine.Engine, arrived <-chan struct{}) (context.Context, func()) {
+				ctx, cancel := context.WithCancel(context.Background())
+				go func() {
+					<-arrived
+					waitLayers(t, e, 7) // every layer but the hanging one committed
+					cancel()
+				}()
+				return ctx, cancel
+			},
+			kind: pullerrors.Canceled, status: pullerrors.StatusClientClosedRequest,
+			check: func(t *testing.T, h *hostileRun) {
+				// Pull returned after the transfer's teardown: runHostile
+				// checks the store's tmp right after this.
+				ctx := context.Background()
+				if n := layerCount(t, h.e); n != 7 {
+					t.Fatalf("%d layers left by the canceled pull, want 7", n)
+				}
+				rep, err := h.e.Prune(ctx, engine.PruneOptions{})
+				if err != nil || len(rep.Layers) != 0 || rep.Kept != 7 {
+					t.Errorf("Prune with the default MinAge: %+v, %v; want the 7 young layers kept", rep, err)
+				}
+				rep, err = h.e.Prune(ctx, engine.PruneOptions{MinAge: -1})
+				if err != nil || len(rep.Layers) != 7 {
+					t.Errorf("Prune without age limit: %+v, %v; want 7 layers removed", rep, err)
+				}
+				if n := layerCount(t, h.e); n != 0 {
+					t.Errorf("%d layers left after Prune", n)
 				}
 			},
 		},
@@ -212,7 +253,11 @@ func runHostile(t *testing.T, row hostileRow) {
 		}))
 	}
 	reg := enginetest.NewRegistry(t, faults...)
-	reg.Push(t, "hostile/app:v1", enginetest.Files{"a": "1"})
+	if row.image != nil {
+		reg.PushImage(t, "hostile/app:v1", row.image)
+	} else {
+		reg.Push(t, "hostile/app:v1", enginetest.Files{"a": "1"})
+	}
 	logs := &attrLog{}
 	e := enginetest.NewEngine(t, enginetest.WithRegistry(reg), enginetest.WithEngineOptions(func(o *engine.Options) {
 		o.Logger = slog.New(logs)
@@ -227,7 +272,7 @@ func runHostile(t *testing.T, row hostileRow) {
 	ctx := context.Background()
 	if row.ctx != nil {
 		var cleanup func()
-		ctx, cleanup = row.ctx(t, arrived)
+		ctx, cleanup = row.ctx(t, e, arrived)
 		defer cleanup()
 	}
 	h := &hostileRun{reg: reg, e: e, logs: logs}
@@ -364,5 +409,47 @@ func (l *attrLog) assertClean(t *testing.T) {
 	defer l.mu.Unlock()
 	for _, v := range l.values {
 		assertNoControls(t, "log attribute", v)
+	}
+}
+
+// manyLayers is an image of n small layers.
+func manyLayers(t *testing.T, n int) v1.Image {
+	var opts []enginetest.ImageOption
+	for i := range n {
+		opts = append(opts, enginetest.WithLayer(t, enginetest.Files{fmt.Sprintf("f%d", i): fmt.Sprint(i)}))
+	}
+	return enginetest.NewImage(t, opts...)
+}
+
+func layerDigest(t *testing.T, img v1.Image, i int) digest.Digest {
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ls[i].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return digest.Digest(d.String())
+}
+
+func layerCount(t *testing.T, e *engine.Engine) int {
+	ls, err := e.Store().Layers()
+	if err != nil {
+		t.Error(err)
+	}
+	return len(ls)
+}
+
+// waitLayers waits until the store holds n layers (a pull commits them one
+// by one); it gives up after a minute.
+func waitLayers(t *testing.T, e *engine.Engine, n int) {
+	deadline := time.Now().Add(time.Minute)
+	for layerCount(t, e) < n {
+		if time.Now().After(deadline) {
+			t.Errorf("the store never held %d layers", n)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
