@@ -32,6 +32,7 @@ type config struct {
 	apiVersion     string
 	streamingDelay time.Duration
 	tempDir        string
+	maxTags        int // WithMaxTags
 
 	// onEvent, for tests, is called by the pull handler after it has
 	// handled each progress event.

@@ -18,6 +18,9 @@ func (h *handler) pull(w http.ResponseWriter, r *http.Request) {
 	req, err := parsePullRequest(r.URL.RawQuery)
 	var creds credentials
 	if err == nil {
+		err = h.checkAllTags(req)
+	}
+	if err == nil {
 		creds, err = requestCredentials(r)
 	}
 	if err != nil {
@@ -66,6 +69,7 @@ func (h *handler) pullOptions(req *pullRequest, creds credentials) (*engine.Pull
 		MaxRetries: req.retry,
 		RetryDelay: req.retryDelay,
 	}
+	h.applyMaxTags(opts)
 	if c := creds.single; c != nil {
 		opts.Username, opts.Password, opts.IdentityToken = c.Username, c.Password, c.IdentityToken
 	}

@@ -40,6 +40,7 @@ type serveFlags struct {
 	authfile, sigPolicy string
 	shutdownTimeout     time.Duration
 	debug               bool
+	maxTags             int
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -54,6 +55,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.sigPolicy, "signature-policy", "", "policy.json to use instead of the host's")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long pulls in flight may finish after SIGINT/SIGTERM before they are canceled")
 	fs.BoolVar(&f.debug, "debug", false, "log the engine's steps")
+	fs.IntVar(&f.maxTags, "max-tags", 0, "most tags an allTags pull accepts (0: the engine's default, 10000; -1: refuse allTags)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -104,7 +106,7 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) int {
 	base, cancelPulls := context.WithCancel(context.Background())
 	defer cancelPulls()
 	srv := &http.Server{
-		Handler:           httpapi.NewHandler(e, httpapi.WithLogger(logger)),
+		Handler:           httpapi.NewHandler(e, httpapi.WithLogger(logger), httpapi.WithMaxTags(f.maxTags)),
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          log.New(stderr, "pullengine serve: http: ", 0),
