@@ -11,8 +11,11 @@ func TestServeMaxTagsFlag(t *testing.T) {
 		want int
 	}{{nil, 0}, {[]string{"--max-tags", "-1"}, -1}, {[]string{"--max-tags=500"}, 500}} {
 		f, err := parseServeFlags(c.args, io.Discard)
-		if err != nil || f.maxTags != c.want {
-			t.Errorf("%v: maxTags %v, %v; want %d", c.args, f, err, c.want)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if f.maxTags != c.want {
+			t.Errorf("%v: maxTags %d, want %d", c.args, f.maxTags, c.want)
 		}
 	}
 }
