@@ -224,7 +224,7 @@ func TestHostileRegistry(t *testing.T) {
 			name:   "9: a manifest served as text/html is integrity (502)",
 			faults: []enginetest.RegistryOption{enginetest.WrongContentType(enginetest.Kind(enginetest.ManifestGet, enginetest.ManifestHead), -1, "text/html; charset=utf-8")},
 			opts:   engine.PullOptions{MaxRetries: intPtr(0)},
-			kind:   pullerrors.Integrity, status: 502,
+			kind:   pullerrors.Integrity, status: 502, says: "unsupported schema version",
 		},
 		{
 			name: "9: a 5,000-character path is a bad name (400)",
@@ -291,6 +291,7 @@ func runHostile(t *testing.T, row hostileRow) {
 	if err == nil {
 		t.Fatal("the pull succeeded")
 	}
+	t.Logf("%.400v", err)
 	var pe *pullerrors.PullError
 	if !errors.As(err, &pe) {
 		t.Fatalf("not a PullError: %T %v", err, err)
