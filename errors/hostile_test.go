@@ -75,9 +75,15 @@ func TestBound(t *testing.T) {
 		as        func(error) bool
 	}{
 		{"errcode with a huge message", fmt.Errorf("reading manifest: %w", errcode.ErrorCodeDenied.WithMessage(huge)), Denied, false,
-			func(err error) bool { var e errcode.Error; return errors.As(err, &e) && e.Code == errcode.ErrorCodeDenied }},
+			func(err error) bool {
+				var e errcode.Error
+				return errors.As(err, &e) && e.Code == errcode.ErrorCodeDenied
+			}},
 		{"status error next to a huge text", fmt.Errorf("%s: %w", huge, docker.UnexpectedHTTPStatusError{StatusCode: 503}), Unavailable, true,
-			func(err error) bool { var e docker.UnexpectedHTTPStatusError; return errors.As(err, &e) && e.StatusCode == 503 }},
+			func(err error) bool {
+				var e docker.UnexpectedHTTPStatusError
+				return errors.As(err, &e) && e.StatusCode == 503
+			}},
 		{"disk full", Wrap(Storage, &fs.PathError{Op: huge, Path: "/x", Err: syscall.ENOSPC}), Storage, false,
 			func(err error) bool { return errors.Is(err, syscall.ENOSPC) }},
 		{"canceled", &url.Error{Op: "Get", URL: huge, Err: context.Canceled}, Canceled, false,
