@@ -6,7 +6,6 @@ import (
 
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/policy"
-	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
 )
 
@@ -14,7 +13,7 @@ import (
 // with the pull's own credentials and TLS settings (Podman lists tags with
 // the Runtime's, ignoring the pull's). The first failing tag stops the pull;
 // tags already pulled stay in the store. Policy never is refused: listing
-// tags needs the registry.
+// tags needs the registry. The listing is bounded (see listTags).
 func (e *Engine) pullAllTags(ctx context.Context, sys *sysContext, in input, p policy.Policy, o *PullOptions) (*Result, error) {
 	if eff, _ := policy.Effective(p, false); eff == policy.Never {
 		return nil, fmt.Errorf("pulling all tags needs the registry, which policy never forbids: %w", pullerrors.ErrInvalidArgument)
@@ -27,13 +26,9 @@ func (e *Engine) pullAllTags(ctx context.Context, sys *sysContext, in input, p p
 	if _, tagged := named.(reference.Tagged); tagged && !in.tagAdded {
 		return nil, fmt.Errorf("%s: all tags were asked, so the name must not carry a tag: %w", in.raw, pullerrors.ErrInvalidArgument)
 	}
-	ref, err := docker.NewReference(reference.TagNameOnly(repo))
+	tags, err := listTagsBounded(ctx, sys, repo, o)
 	if err != nil {
-		return nil, invalidReference(in.raw, err)
-	}
-	tags, err := docker.GetRepositoryTags(ctx, &sys.SystemContext, ref)
-	if err != nil {
-		return nil, fmt.Errorf("listing tags of %s: %w", repo, err)
+		return nil, err
 	}
 	all := &Result{Reference: repo.String(), Outcome: UsedLocal}
 	for _, tag := range tags {
@@ -54,4 +49,21 @@ func (e *Engine) pullAllTags(ctx context.Context, sys *sysContext, in input, p p
 		all.Outcome = min(all.Outcome, one.Outcome) // Pulled if any tag was
 	}
 	return all, nil
+}
+
+// listTagsBounded lists repo's tags within PullOptions.MaxTags (default
+// DefaultMaxTags) and the page and byte limits of listTags.
+func listTagsBounded(ctx context.Context, sys *sysContext, repo reference.Named, o *PullOptions) ([]string, error) {
+	maxTags := o.MaxTags
+	switch {
+	case maxTags < 0:
+		return nil, fmt.Errorf("MaxTags %d is negative: %w", maxTags, pullerrors.ErrInvalidArgument)
+	case maxTags == 0:
+		maxTags = DefaultMaxTags
+	}
+	tags, err := listTags(ctx, &sys.SystemContext, repo, maxTags)
+	if err != nil {
+		return nil, fmt.Errorf("listing tags of %s: %w", repo, pullerrors.Bound(err))
+	}
+	return tags, nil
 }

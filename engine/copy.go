@@ -85,7 +85,7 @@ func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, rep *progress.Re
 		rep.Emit(progress.Event{Kind: progress.ManifestWritten, Ref: describeRef(src)})
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), sys.dec.explain(err))
+		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), pullerrors.Bound(sys.dec.explain(err)))
 	}
 	return out, resolved, nil
 }

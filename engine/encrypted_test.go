@@ -17,7 +17,7 @@ import (
 	"go.podman.io/storage"
 )
 
-var layerDigest = regexp.MustCompile(`layer sha256:[0-9a-f]{64} is encrypted`)
+var encryptedLayerText = regexp.MustCompile(`layer sha256:[0-9a-f]{64} is encrypted`)
 
 // An image encrypted for a key pulls with that key (as a file or as bytes
 // with a passphrase), and fails with a Decryption error that names the
@@ -48,7 +48,7 @@ func TestEncryptedImage(t *testing.T) {
 		if pullerrors.Classify(err) != pullerrors.Decryption || pullerrors.HTTPStatus(err) != 422 || pullerrors.Retryable(err) {
 			t.Fatalf("%s: %v (%s, %d); want decryption, 422, not retryable", c.what, err, pullerrors.Classify(err), pullerrors.HTTPStatus(err))
 		}
-		if msg := err.Error(); !strings.Contains(msg, name) || !layerDigest.MatchString(msg) || !strings.Contains(msg, c.want) || strings.Contains(msg, "\n") {
+		if msg := err.Error(); !strings.Contains(msg, name) || !encryptedLayerText.MatchString(msg) || !strings.Contains(msg, c.want) || strings.Contains(msg, "\n") {
 			t.Errorf("%s: message %q; want one line naming %s, the layer, and %q", c.what, msg, name, c.want)
 		}
 		if n := reg.Requests.Count(enginetest.ManifestGet); n != 1 {

@@ -206,9 +206,12 @@ func openStore(opts Options) (storage.Store, error) {
 // Store returns the store the engine pulls into.
 func (e *Engine) Store() storage.Store { return e.store }
 
-// Close shuts the store down if the engine opened it. A store passed in
-// Options.Store stays open.
+// Close cancels the transfers still in flight and waits until each has torn
+// down (temporary files removed, partial layers left as they are; see
+// Prune), then shuts the store down if the engine opened it. A store passed
+// in Options.Store stays open.
 func (e *Engine) Close() error {
+	e.flights.shutdown()
 	if !e.ownsStore {
 		return nil
 	}

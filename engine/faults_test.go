@@ -169,7 +169,7 @@ var faultRows = []faultRow{
 	{
 		name: "Google Artifact Registry: no access, anonymous", answer: "token endpoint 403 DENIED",
 		file: "gar-token-denied.http", on: enginetest.Token, auth: token,
-		kind: pullerrors.Unauthorized, status: 401, maybeNotFound: true,
+		kind: pullerrors.Denied, status: 403, maybeNotFound: true, // the registry's 403 is kept (issue 10)
 		perAttempt: 1,
 	},
 	{

@@ -24,6 +24,9 @@ type flights struct {
 	mu      sync.Mutex
 	m       map[string]*flight
 	running int // transfers whose goroutine has not returned
+	// live holds the running transfers and when each started (teardown.go).
+	live map[*flight]time.Time
+	wg   sync.WaitGroup // one per running transfer
 }
 
 // flight is one shared transfer.
@@ -59,7 +62,7 @@ func (f *flights) do(ctx context.Context, key string, rep *progress.Reporter, fn
 		fl = &flight{done: make(chan struct{}), cancel: cancel, watchers: map[*progress.Reporter]int{}}
 		fl.rep = progress.NewReporter(progress.SinkFunc(func(ev progress.Event) { f.forward(fl, ev) }))
 		f.m[key] = fl
-		f.running++
+		f.track(fl)
 		go f.run(runCtx, key, fl, fn)
 	}
 	fl.waiters++
@@ -73,7 +76,12 @@ func (f *flights) do(ctx context.Context, key string, rep *progress.Reporter, fn
 		f.leave(key, fl, rep)
 		return fl.img, fl.digest, fl.err
 	case <-ctx.Done():
-		f.leave(key, fl, rep)
+		if f.leave(key, fl, rep) {
+			// This caller stopped the transfer: return once it has torn
+			// down (its temporary files removed), which a canceled copy
+			// does promptly.
+			<-fl.done
+		}
 		return nil, "", ctx.Err()
 	}
 }
@@ -95,16 +103,18 @@ func (f *flights) run(ctx context.Context, key string, fl *flight, fn copyFunc) 
 	_ = fl.rep.Close(context.Background())
 	f.mu.Lock()
 	f.forget(key, fl) // later callers start afresh
-	f.running--
+	f.untrack(fl)
 	f.mu.Unlock()
 	fl.cancel()
 	close(fl.done)
+	f.wg.Done()
 }
 
 // leave drops a waiter. The last one to leave an unfinished transfer
 // cancels it and takes it out of the map at once, so a caller arriving
-// meanwhile starts a new transfer instead of joining a dying one.
-func (f *flights) leave(key string, fl *flight, rep *progress.Reporter) {
+// meanwhile starts a new transfer instead of joining a dying one; leave
+// then reports true.
+func (f *flights) leave(key string, fl *flight, rep *progress.Reporter) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if rep != nil {
@@ -116,7 +126,9 @@ func (f *flights) leave(key string, fl *flight, rep *progress.Reporter) {
 	if fl.waiters == 0 {
 		fl.cancel()
 		f.forget(key, fl)
+		return true
 	}
+	return false
 }
 
 // forget removes fl from the map if it is still the flight for key.

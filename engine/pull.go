@@ -55,6 +55,9 @@ func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *P
 
 	res, err := e.pull(ctx, rep, name, p, &o)
 	if err != nil {
+		// A context ended with a cause may have left only the cause (in a
+		// *url.Error) in err: its end decides the kind.
+		err = pullerrors.FromContext(ctx, err)
 		perr := e.pullError(name, res, err, &o)
 		rep.Emit(progress.Event{Kind: progress.Failed, Ref: shown, Err: perr,
 			ErrorKind: pullerrors.Classify(perr).String(), ErrorStatus: pullerrors.HTTPStatus(perr)})

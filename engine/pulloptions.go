@@ -33,6 +33,11 @@ type PullOptions struct {
 
 	// AllTags pulls every tag of the repository (registry names only).
 	AllTags bool
+	// MaxTags bounds the tags an AllTags pull accepts: a repository with
+	// more is refused (Unsupported) before any is pulled. Zero:
+	// DefaultMaxTags (10,000). The listing is also bounded to 1,000 pages
+	// and 32 MiB of tag-list bodies.
+	MaxTags int
 	// AllPlatforms stores the manifest list and every instance of it, for
 	// tools that build or inspect multi-arch images offline (registry names
 	// only). Each instance is named repo@<its digest>; the name asked names

@@ -36,9 +36,10 @@ func (e *Engine) pullFromRegistry(ctx context.Context, sys *sysContext, in input
 			return res, err
 		}
 		img, pulled, err := e.tryCandidate(ctx, sys, named, loc, action, o)
+		err = pullerrors.Bound(err) // a registry's huge error text is not kept
 		res.Candidates = append(res.Candidates, Candidate{Name: named.String(), Err: err})
 		if err != nil {
-			e.log.DebugContext(ctx, "candidate failed", "candidate", named.String(), "err", err)
+			e.log.DebugContext(ctx, "candidate failed", "candidate", named.String(), "err", errAttr(err))
 			errs = append(errs, err)
 			continue
 		}
@@ -56,7 +57,7 @@ func (e *Engine) pullFromRegistry(ctx context.Context, sys *sysContext, in input
 	}
 	remoteErr := joinCandidateErrors(errs)
 	if action == policy.PullIfNewer && loc != nil && !isCanceled(ctx) {
-		e.log.WarnContext(ctx, "registry failed, using the local image", "image", loc.image.ID, "err", remoteErr)
+		e.log.WarnContext(ctx, "registry failed, using the local image", "image", loc.image.ID, "err", errAttr(remoteErr))
 		return e.useLocal(res, loc, LocalFallback, remoteErr), nil
 	}
 	return res, remoteErr

@@ -69,7 +69,7 @@ func (e *Engine) retry(ctx context.Context, conf hostConf, o *PullOptions, op fu
 			return err
 		}
 		e.log.InfoContext(ctx, retryLogMessage, "attempt", attempt+1, "max", maxRetries, "delay", wait,
-			"kind", pullerrors.Classify(err).String(), "err", pullerrors.Redact(err.Error()))
+			"kind", pullerrors.Classify(err).String(), "err", errAttr(err))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -47,9 +47,11 @@
 //
 // Registries hide whether a repository exists: Docker Hub, quay.io and
 // Harbor answer an anonymous request for a missing repository exactly as for
-// a private one (401, or DENIED after an insufficient_scope challenge). New
-// reports such an anonymous refusal as Unauthorized with MaybeNotFound set
-// and a message that says "does not exist or requires authentication". The
+// a private one (401, DENIED after an insufficient_scope challenge, or a 403
+// DENIED). New reports such an anonymous refusal with MaybeNotFound set and a
+// message that says "does not exist or requires authentication", keeping the
+// registry's status: Unauthorized for a 401 (insufficient_scope included),
+// Denied for an explicit 403. The
 // engine tells New whether credentials were sent, per candidate
 // (CandidateError.Authenticated) or for the whole pull (WithAuthenticated);
 // with credentials, a DENIED answer stays Denied and the message says access

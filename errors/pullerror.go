@@ -41,11 +41,13 @@ type PullError struct {
 	// an error of the pull as a whole, such as its context's.
 	Err error
 	// MaybeNotFound is set when the registry refused an anonymous request
-	// for the repository (a 401, or DENIED from an insufficient_scope
-	// challenge). Registries such as Docker Hub, quay.io and Harbor answer
-	// that way both for a private repository and for one that does not
-	// exist, so the image may simply not exist; Kind is then Unauthorized
-	// and the message says "does not exist or requires authentication".
+	// for the repository (a 401, DENIED from an insufficient_scope
+	// challenge, or an explicit 403 DENIED). Registries such as Docker Hub,
+	// quay.io, Harbor and Google Artifact Registry answer that way both for
+	// a private repository and for one that does not exist, so the image
+	// may simply not exist; the message then says "does not exist or
+	// requires authentication". Kind keeps the status the registry gave:
+	// Unauthorized (401) for a 401, Denied (403) for an explicit 403.
 	MaybeNotFound bool
 	// Authenticated records that credentials were sent to the registry for
 	// every candidate (see WithAuthenticated). A registry's refusal then
@@ -72,13 +74,14 @@ type CandidateError struct {
 	Authenticated bool
 }
 
-// Error returns "<name>: <error>" on one line, redacted.
+// Error returns "<name>: <error>" on one line, redacted, without control
+// characters, the error's text cut at MaxErrorText bytes.
 func (c CandidateError) Error() string {
-	msg := oneLine(errorText(c.Err))
+	msg := Clean(errorText(c.Err), MaxErrorText)
 	if c.Name != "" {
-		msg = c.Name + ": " + msg
+		msg = Clean(c.Name, MaxErrorText) + ": " + msg
 	}
-	return Redact(msg)
+	return msg
 }
 
 // Unwrap returns the candidate's error.
@@ -94,14 +97,24 @@ func (c CandidateError) Unwrap() error { return c.Err }
 // chain, which then decides whatever the candidates say. Candidates whose Err is nil are ignored for the kind.
 //
 // A refusal by a registry (UNAUTHORIZED or DENIED error codes, a 401 or 403
-// status) on a candidate that was not Authenticated becomes Unauthorized with
-// MaybeNotFound set. The engine must set CandidateError.Authenticated for each
+// status) on a candidate that was not Authenticated sets MaybeNotFound. Its
+// kind follows the registry's status: an explicit 403 (a DENIED code with the
+// registry's own message, a bare 403 status) stays Denied; a 401, and the
+// DENIED that containers/image makes of a 401 insufficient_scope challenge
+// (Docker Hub's answer for a missing or private repository), is
+// Unauthorized. The engine must set CandidateError.Authenticated for each
 // candidate to whether it sent credentials to that registry (pull options, or
 // config.GetCredentials for the registry found an entry), or call
 // WithAuthenticated when it knows only "credentials were given" for the pull
 // as a whole.
+//
+// Errors whose text is longer than MaxErrorText are kept as Bound leaves
+// them, so a PullError never holds a registry's huge error body.
 func New(name string, err error, candidates ...CandidateError) *PullError {
-	e := &PullError{Name: name, Err: err, Candidates: slices.Clone(candidates)}
+	e := &PullError{Name: name, Err: Bound(err), Candidates: slices.Clone(candidates)}
+	for i := range e.Candidates {
+		e.Candidates[i].Err = Bound(e.Candidates[i].Err)
+	}
 	e.classify()
 	return e
 }
@@ -154,10 +167,10 @@ func (e *PullError) classify() {
 	// MaybeNotFound holds when every candidate that ended Unauthorized was an
 	// anonymous refusal; one rejection of real credentials outweighs it.
 	e.MaybeNotFound = false
-	if best == Unauthorized && !e.errDecides {
+	if (best == Unauthorized || best == Denied) && !e.errDecides {
 		e.MaybeNotFound = true
 		for i := range failed {
-			if kinds[i] == Unauthorized && !maybe[i] {
+			if kinds[i] == best && !maybe[i] {
 				e.MaybeNotFound = false
 			}
 		}
@@ -165,13 +178,43 @@ func (e *PullError) classify() {
 }
 
 // refine adjusts the kind of one candidate's error for what the engine knows
-// about credentials: an anonymous refusal by a registry is Unauthorized with
-// the MaybeNotFound hint.
+// about credentials: an anonymous refusal by a registry has the MaybeNotFound
+// hint, and a DENIED made from a 401 insufficient_scope challenge is
+// Unauthorized, as the registry's status was.
 func refine(k Kind, err error, authenticated bool) (Kind, bool) {
 	if (k == Unauthorized || k == Denied) && !authenticated && registryRefusal(err) {
-		return Unauthorized, true
+		if k == Denied && !explicitForbidden(err) {
+			return Unauthorized, true
+		}
+		return k, true
 	}
 	return k, false
+}
+
+// explicitForbidden reports whether a refusal is the registry's own 403: a
+// 403 status, or a DENIED error code with a message of the registry's own.
+// containers/image turns a 401 with an insufficient_scope challenge into a
+// DENIED code with the code's default message ("requested access to the
+// resource is denied") and nothing else; that one is a 401. (A 403 DENIED
+// body with exactly the default message cannot be told from it, and counts
+// as a 401 too.)
+func explicitForbidden(err error) bool {
+	return walk(err, func(e error) bool {
+		switch v := e.(type) {
+		case errcode.Error:
+			return v.Code == errcode.ErrorCodeDenied && v.Message != "" && v.Message != v.Code.Message()
+		case docker.UnexpectedHTTPStatusError:
+			return v.StatusCode == 403
+		case *docker.UnexpectedHTTPStatusError:
+			return v != nil && v.StatusCode == 403
+		}
+		if branches, next := unwrap(e); next == nil && branches == nil {
+			if m := unexpectedResponse.FindStringSubmatch(errorText(e)); m != nil {
+				return m[1] == "403"
+			}
+		}
+		return false
+	})
 }
 
 // registryRefusal reports whether err holds a registry's answer that
@@ -204,7 +247,9 @@ func registryRefusal(err error) bool {
 }
 
 // Error returns the one-line, redacted message: what failed and the
-// reference first, the registry's own words last.
+// reference first, the registry's own words last. Control characters are
+// escaped (Sanitize); each underlying error's text is cut at MaxErrorText
+// bytes and the whole message at MaxMessage.
 func (e *PullError) Error() string {
 	if e == nil {
 		return "<nil>"
@@ -224,7 +269,7 @@ func (e *PullError) Error() string {
 	default:
 		b.WriteString(": failed")
 	}
-	return Redact(oneLine(b.String()))
+	return Truncate(Sanitize(Redact(oneLine(b.String()))), MaxMessage)
 }
 
 // subject names what was being pulled.
@@ -274,6 +319,8 @@ func (e *PullError) summary() string {
 		switch {
 		case chainHasPolicyRejection(e):
 			s = "rejected by the signature policy"
+		case e.MaybeNotFound:
+			s = "access denied: repository does not exist or requires authentication"
 		case authenticated:
 			s = "access denied for the given credentials"
 		default:
@@ -313,15 +360,17 @@ func (e *PullError) detail() string {
 	var parts []string
 	var errText string
 	if e.Err != nil && (e.errDecides || failedCandidates(e.Candidates) == 0) {
-		errText = oneLine(errorText(e.Err))
+		errText = Clean(errorText(e.Err), MaxErrorText)
 		parts = append(parts, errText)
 	}
 	// A candidate whose error is the one already said is not said again.
-	said := func(err error) bool { return errText != "" && (err == e.Err || oneLine(errorText(err)) == errText) }
+	said := func(err error) bool {
+		return errText != "" && (err == e.Err || Clean(errorText(err), MaxErrorText) == errText)
+	}
 	if n := failedCandidates(e.Candidates); n == 1 && len(e.Candidates) == 1 {
 		// The candidate's name is already in the subject.
 		if c := e.Candidates[0]; !said(c.Err) {
-			parts = append(parts, oneLine(errorText(c.Err)))
+			parts = append(parts, Clean(errorText(c.Err), MaxErrorText))
 		}
 	} else {
 		for _, c := range e.Candidates {
@@ -410,10 +459,10 @@ func (e *PullError) goString() string {
 	var cs []string
 	for _, c := range e.Candidates {
 		cs = append(cs, fmt.Sprintf("{Name:%q, Err:%q, Authenticated:%t}",
-			Redact(c.Name), Redact(oneLine(errorText(c.Err))), c.Authenticated))
+			Clean(c.Name, MaxErrorText), Clean(errorText(c.Err), MaxErrorText), c.Authenticated))
 	}
 	return fmt.Sprintf("&pullerrors.PullError{Name:%q, Kind:%s, Candidates:[%s], Err:%q, MaybeNotFound:%t, Authenticated:%t}",
-		Redact(e.Name), e.Kind, strings.Join(cs, ", "), Redact(oneLine(errorText(e.Err))), e.MaybeNotFound, e.Authenticated)
+		Clean(e.Name, MaxErrorText), e.Kind, strings.Join(cs, ", "), Clean(errorText(e.Err), MaxErrorText), e.MaybeNotFound, e.Authenticated)
 }
 
 // LogValue implements slog.LogValuer: a group with the kind, the HTTP status,
@@ -425,7 +474,7 @@ func (e *PullError) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("kind", e.Kind.String()),
 		slog.Int("status", HTTPStatus(e)),
-		slog.String("name", Redact(e.Name)),
+		slog.String("name", Clean(e.Name, MaxErrorText)),
 		slog.String("msg", e.Error()),
 	}
 	if e.MaybeNotFound {

@@ -246,7 +246,14 @@ func TestRegistryAnswers(t *testing.T) {
 			name: "GAR: 403 at the token endpoint, anonymous",
 			reg: registry{ping: bearerPing, manifest: answer(200, nil, "{}"),
 				token: tokenAnswer(403, `{"errors":[{"code":"DENIED","message":"Permission \"artifactregistry.repositories.downloadArtifacts\" denied on resource (or it may not exist)"}]}`)},
-			kind: Unauthorized, status: 401, maybeNotFound: true, endsWith: "403 Forbidden",
+			// The registry said 403: keep it (issue 10 item 14), with the hint.
+			kind: Denied, status: 403, maybeNotFound: true, says: "does not exist or requires authentication", endsWith: "403 Forbidden",
+		},
+		{
+			name: "explicit 403 DENIED, anonymous",
+			reg:  registry{ping: basicPing, manifest: answer(403, nil, `{"errors":[{"code":"DENIED","message":"Permission denied on resource (or it may not exist)"}]}`)},
+			kind: Denied, status: 403, maybeNotFound: true,
+			says: "does not exist or requires authentication", endsWith: "(or it may not exist)",
 		},
 		{
 			name: "GAR: 403 at the token endpoint, with credentials",

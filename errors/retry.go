@@ -24,12 +24,30 @@ func Retryable(err error) bool {
 		return false
 	}
 	switch Classify(err) {
-	case Unavailable, RateLimited, Integrity:
+	case Unavailable, RateLimited:
 		return true
+	case Integrity:
+		return !permanentContent(err)
 	case Timeout:
 		return !chainHas(err, context.DeadlineExceeded)
 	}
 	return false
+}
+
+// permanentContent reports whether an Integrity error is about content the
+// registry would send the same way again (a manifest over the size limit, a
+// manifest that is not one), so retrying it only repeats the download.
+func permanentContent(err error) bool {
+	return walk(err, func(e error) bool {
+		if branches, next := unwrap(e); branches != nil || next != nil {
+			return false
+		}
+		msg := errorText(e)
+		if len(msg) > redactWindow {
+			msg = msg[:redactWindow]
+		}
+		return strings.Contains(msg, "exceeded maximum allowed size of") || strings.Contains(msg, "unsupported schema version")
+	})
 }
 
 // RetryAfterError carries the delay a registry asked for (its Retry-After

@@ -131,6 +131,9 @@ func recognize(err error) match {
 	}
 
 	switch e := err.(type) {
+	case *boundedError:
+		// Bound classified the original error whole.
+		return certain(e.kind)
 	case *RetryAfterError:
 		// Transparent: the wrapped error decides. Alone it means "slow down".
 		if e == nil || e.Err == nil {
@@ -309,6 +312,10 @@ func errnoKind(e syscall.Errno) (Kind, bool) {
 		return Timeout, true
 	case syscall.ENOENT:
 		return NotFound, true
+	case syscall.ENAMETOOLONG:
+		// A path in the input (a transport reference) that no file system
+		// accepts: the name cannot work.
+		return InvalidReference, true
 	}
 	return Internal, false
 }
@@ -329,6 +336,20 @@ var textRules = []struct {
 	{"Manifest does not match provided manifest digest", Integrity},
 	{"Image manifest does not match selected manifest digest", Integrity},
 	{"Digest of source image's manifest would not match destination reference", Integrity},
+
+	// Content a registry should never send: a manifest, config or other
+	// document over containers/image's size limits (iolimits.ReadAtMost;
+	// 4 MiB for manifests and configs), and a manifest served with a
+	// content type that is not a manifest's (an HTML page: containers/image
+	// takes it for schema 1 and finds the wrong schemaVersion). Bad upstream
+	// content, so Integrity (502); permanentContent keeps them from being
+	// retried.
+	{"exceeded maximum allowed size of", Integrity},
+	{"unsupported schema version", Integrity},
+
+	// A path no file system accepts (a 5,000-character path in a transport
+	// reference), when the errno was flattened to text.
+	{"file name too long", InvalidReference},
 
 	// c/image copy: a manifest list whose instance is itself a list (or
 	// another shape containers/image cannot store).
@@ -385,6 +406,11 @@ var unexpectedResponse = regexp.MustCompile(`error parsing HTTP (\d{3}) response
 // matchText classifies the innermost error of a chain by its message.
 func matchText(err error) (Kind, bool) {
 	msg := errorText(err)
+	if len(msg) > redactWindow {
+		// The rules match what containers/image and the standard library
+		// say first; the rest of a long text is a registry's body.
+		msg = msg[:redactWindow]
+	}
 	if m := unexpectedResponse.FindStringSubmatch(msg); m != nil {
 		status, _ := strconv.Atoi(m[1])
 		return statusKind(status), true

@@ -32,6 +32,7 @@ type config struct {
 	apiVersion     string
 	streamingDelay time.Duration
 	tempDir        string
+	maxTags        int // WithMaxTags
 
 	// Limits and access (guard.go, source.go).
 	maxRetries    int

@@ -26,6 +26,9 @@ func (h *handler) pull(w http.ResponseWriter, r *http.Request) {
 	}
 	var creds credentials
 	if err == nil {
+		err = h.checkAllTags(req)
+	}
+	if err == nil {
 		creds, err = requestCredentials(r)
 	}
 	if err != nil {
@@ -78,6 +81,7 @@ func (h *handler) pullOptions(req *pullRequest, creds credentials) (*engine.Pull
 		MaxRetries: req.retry,
 		RetryDelay: req.retryDelay,
 	}
+	h.applyMaxTags(opts)
 	if c := creds.single; c != nil {
 		opts.Username, opts.Password, opts.IdentityToken = c.Username, c.Password, c.IdentityToken
 	}

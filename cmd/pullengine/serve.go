@@ -51,6 +51,7 @@ type serveFlags struct {
 	allowStores         stringList
 	allowHosts          stringList
 	maxPulls, maxRetry  int
+	maxTags             int
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -70,6 +71,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.Var(&f.allowHosts, "allow-host", "with --listen, a host name clients may use to reach the server, besides addresses and localhost (repeatable)")
 	fs.IntVar(&f.maxPulls, "max-pulls", defaultMaxPulls, "pulls served at once; more are answered 429 with Retry-After (0: no limit)")
 	fs.IntVar(&f.maxRetry, "max-retries", httpapi.DefaultMaxRetries, "the largest retry parameter a request may give")
+	fs.IntVar(&f.maxTags, "max-tags", 0, "most tags an allTags pull accepts (0: the engine's default, 10000; -1: refuse allTags)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -34,6 +34,7 @@ func (f *serveFlags) handlerOptions(logger *slog.Logger) []httpapi.Option {
 		httpapi.WithLogger(logger),
 		httpapi.WithMaxConcurrentPulls(f.maxPulls),
 		httpapi.WithMaxRetries(f.maxRetry),
+		httpapi.WithMaxTags(f.maxTags),
 		httpapi.WithAllowedPaths(f.allowPaths...),
 		httpapi.WithAllowedStores(f.allowStores...),
 	}

@@ -1,0 +1,18 @@
+package engine
+
+import (
+	"log/slog"
+
+	pullerrors "github.com/pullengine/pullengine/errors"
+)
+
+// errAttr is an error as a log attribute value: its text redacted, without
+// control characters and cut at pullerrors.MaxErrorText, so that a
+// registry's words can neither flood a log nor forge lines or escape
+// sequences in it.
+func errAttr(err error) slog.Value {
+	if err == nil {
+		return slog.StringValue("<nil>")
+	}
+	return slog.StringValue(pullerrors.Clean(err.Error(), pullerrors.MaxErrorText))
+}

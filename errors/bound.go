@@ -1,0 +1,222 @@
+package pullerrors
+
+// Registries choose the text of their errors, and containers/image keeps
+// that text whole: an error body of any size is read into memory (its
+// parseHTTPErrorResponse uses io.ReadAll, which nothing outside
+// containers/image can limit), and every fmt.Errorf that wraps it on the way
+// up copies the whole text again. This file bounds what the engine keeps and
+// repeats of such text, and strips the control characters a hostile
+// registry could use to rewrite a terminal or forge log lines.
+
+import (
+	"strconv"
+	"strings"
+	"syscall"
+	"unicode/utf8"
+
+	"github.com/docker/distribution/registry/api/errcode"
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/signature"
+)
+
+const (
+	// MaxErrorText is the longest text of one underlying error that a
+	// PullError message, log attribute or progress event repeats; the rest
+	// is replaced by TruncatedSuffix.
+	MaxErrorText = 4 << 10
+	// MaxMessage is the longest PullError message (several candidates'
+	// errors together).
+	MaxMessage = 16 << 10
+	// TruncatedSuffix marks text cut at MaxErrorText or MaxMessage.
+	TruncatedSuffix = "…(truncated)"
+	// redactWindow is how much of an over-long text is redacted before it
+	// is cut: redaction is linear, but not free on 50 MB.
+	redactWindow = 64 << 10
+)
+
+// Truncate returns s cut to at most limit bytes (on a rune boundary), with
+// TruncatedSuffix appended when anything was cut.
+func Truncate(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	cut := max(limit-len(TruncatedSuffix), 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + TruncatedSuffix
+}
+
+// Sanitize makes text from a registry (or any other untrusted source) safe to
+// print on a terminal or in a log line: C0 control characters other than tab
+// (ESC, BEL, CR, LF, ...), DEL, C1 controls (U+0080-U+009F, including the
+// 8-bit CSI U+009B), the Unicode line and paragraph separators, bidirectional
+// overrides and invalid UTF-8 are replaced by their Go escape ("\x1b",
+// "\u009b", "\u202e"). Everything else, tabs and printable Unicode included,
+// is kept.
+func Sanitize(s string) string {
+	clean := true
+	for _, r := range s {
+		if unsafeRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b.WriteString(`\x` + strconv.FormatUint(uint64(s[i])|0x100, 16)[1:])
+		case unsafeRune(r):
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// unsafeRune reports whether r must not reach a terminal or a log line
+// as is. utf8.RuneError is listed so that invalid bytes are looked at.
+func unsafeRune(r rune) bool {
+	switch {
+	case r == '\t':
+		return false
+	case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
+		return true
+	case r == 0x2028, r == 0x2029, // line and paragraph separators
+		r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, // bidi embeddings, overrides, isolates
+		r == utf8.RuneError:
+		return true
+	}
+	return false
+}
+
+// Clean is the text of an error (or any message) as this package repeats it:
+// on one line, redacted, sanitized and cut at limit bytes.
+func Clean(s string, limit int) string {
+	if len(s) > redactWindow {
+		s = s[:redactWindow] // the rest is cut below anyway
+	}
+	return Truncate(Sanitize(Redact(oneLine(s))), limit)
+}
+
+// Bound returns err unchanged when its text is at most MaxErrorText bytes.
+// An error with a longer text (a registry's 50 MB error body, carried whole
+// by containers/image) is replaced by one that keeps only:
+//
+//   - its text, cleaned (Clean) and cut at MaxErrorText;
+//   - its kind, as Classify says, and what Retryable, RetryAfter and
+//     HTTPStatus need;
+//   - the small errors of its tree that callers match with errors.Is and
+//     errors.As, or that say whether a registry refused access: sentinel
+//     values, system call errors, registry error codes (with their message
+//     cut and their detail dropped), containers/image's HTTP status errors,
+//     signature policy rejections, and the leaves' text, cut.
+//
+// So the big text can be freed as soon as the engine has the error, and no
+// log line, message or event repeats it. Bound(nil) is nil.
+func Bound(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(*boundedError); ok {
+		return err
+	}
+	text := errorText(err)
+	if len(text) <= MaxErrorText {
+		return err
+	}
+	b := &boundedError{msg: Clean(text, MaxErrorText), kind: Classify(err)}
+	walk(err, func(e error) bool {
+		if k, ok := keepable(e); ok {
+			b.keep = append(b.keep, k)
+		}
+		return false
+	})
+	return b
+}
+
+// boundedError stands for an error whose text was too long to keep.
+type boundedError struct {
+	msg  string
+	kind Kind
+	keep []error
+}
+
+func (e *boundedError) Error() string { return e.msg }
+
+// Unwrap returns the small errors kept from the original tree.
+func (e *boundedError) Unwrap() []error { return e.keep }
+
+// Is reports whether target is the sentinel of the original error's kind.
+func (e *boundedError) Is(target error) bool {
+	s, ok := target.(sentinel)
+	return ok && Kind(s) == e.kind
+}
+
+// keepable returns the part of one node of an error tree worth keeping after
+// Bound: the node itself when it is small, a cut copy of a registry error
+// code, or the cut text of a leaf. Wrappers are dropped (their leaves are
+// kept).
+func keepable(e error) (error, bool) {
+	switch v := e.(type) {
+	case sentinel, *kindError, *PullError, *boundedError:
+		return nil, false // the kind is kept as a whole; marks would override it
+	case errcode.ErrorCode:
+		return v, true
+	case errcode.Error:
+		return errcode.Error{Code: v.Code, Message: Truncate(v.Message, MaxErrorText)}, true
+	case docker.UnexpectedHTTPStatusError, *docker.UnexpectedHTTPStatusError:
+		return v, true
+	case docker.ErrUnauthorizedForCredentials:
+		return docker.ErrUnauthorizedForCredentials{Err: Bound(v.Err)}, true
+	case *docker.ErrUnauthorizedForCredentials:
+		if v != nil {
+			return docker.ErrUnauthorizedForCredentials{Err: Bound(v.Err)}, true
+		}
+		return nil, false
+	case signature.PolicyRequirementError:
+		return signature.PolicyRequirementError(Truncate(string(v), MaxErrorText)), true
+	case *RetryAfterError:
+		if v != nil {
+			return &RetryAfterError{After: v.After}, true
+		}
+		return nil, false
+	}
+	if isSentinelValue(e) || isErrno(e) {
+		return e, true
+	}
+	if branches, next := unwrap(e); branches == nil && next == nil {
+		return textError(Clean(errorText(e), MaxErrorText)), true
+	}
+	return nil, false
+}
+
+// textError is the cut text of a leaf error dropped by Bound.
+type textError string
+
+func (e textError) Error() string { return string(e) }
+
+func isErrno(e error) bool {
+	_, ok := e.(syscall.Errno)
+	return ok
+}
+
+// isSentinelValue reports whether e is one of the known error values of
+// sources.go (context.Canceled, io.ErrUnexpectedEOF, storage errors, ...).
+func isSentinelValue(e error) bool {
+	for _, s := range sentinels {
+		if e == s.err {
+			return true
+		}
+	}
+	return false
+}
