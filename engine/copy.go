@@ -35,7 +35,7 @@ func (e *Engine) copyToStore(ctx context.Context, sys *sysContext, src types.Ima
 func (e *Engine) copyWithRetries(ctx context.Context, sys *sysContext, rep *progress.Reporter, src, destRef types.ImageReference, dest string, o *PullOptions) (*storage.Image, digest.Digest, error) {
 	var manifestBytes []byte
 	var resolved types.ImageReference
-	err := e.retry(ctx, sys.cfg.conf, o, func() error {
+	err := e.retry(ctx, rep, sys.cfg.conf, o, func() error {
 		var err error
 		manifestBytes, resolved, err = e.copyOnce(ctx, sys, rep, src, destRef)
 		return err
