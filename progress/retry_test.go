@@ -24,11 +24,11 @@ func TestJSONLinesRetrying(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	want := `{"status":"pulling","stream":"Failed, retrying in 2s ... (1/3). Error: received unexpected HTTP status: 503\n"}`
-	if lines[4] != want {
-		t.Errorf("retry line %s, want %s", lines[4], want)
+	if lines[3] != want {
+		t.Errorf("retry line %s, want %s", lines[3], want)
 	}
-	if !strings.Contains(lines[6], "Copying blob") || !strings.Contains(lines[5], "Getting image source signatures") {
-		t.Errorf("the new attempt's lines: %q", lines[5:])
+	if !strings.Contains(lines[5], "Copying blob") || !strings.Contains(lines[4], "Getting image source signatures") {
+		t.Errorf("the new attempt's lines: %q", lines[4:])
 	}
 	if Retrying.String() != "retrying" {
 		t.Errorf("Retrying.String() = %q", Retrying.String())
