@@ -138,6 +138,17 @@ func TestDriverMismatchIsAnError(t *testing.T) {
 		t.Fatalf("reopening with vfs: %v", err)
 	}
 	e.Close()
+
+	// No driver named anywhere: the store's own, not storage's first choice.
+	writeStorageConf(t, "[storage]\n")
+	e, err = engine.New(fromConf)
+	if err != nil {
+		t.Fatalf("reopening with no driver named: %v", err)
+	}
+	defer e.Close()
+	if d := e.Store().GraphDriverName(); d != "vfs" {
+		t.Errorf("driver %s, want the store's vfs", d)
+	}
 }
 
 // REGISTRY_AUTH_FILE is the auth file when none is given, as in Podman.

@@ -51,6 +51,13 @@ func storeOptions(opts Options) (storagetypes.StoreOptions, error) {
 	if opts.GraphDriverOptions != nil {
 		so.GraphDriverOptions = opts.GraphDriverOptions
 	}
+	if so.GraphDriverName == "" {
+		// containers/storage would pick by its priority list, which
+		// leaves out vfs: a vfs store would get an overlay store beside it.
+		if prior := priorDrivers(so.GraphRoot); len(prior) == 1 {
+			so.GraphDriverName = prior[0]
+		}
+	}
 	if err := checkDriver(so.GraphRoot, so.GraphDriverName, driverFrom); err != nil {
 		return so, err
 	}
@@ -63,7 +70,7 @@ func storeOptions(opts Options) (storagetypes.StoreOptions, error) {
 // tool that uses the existing driver (Podman refuses such a store too).
 func checkDriver(root, driver, from string) error {
 	if driver == "" {
-		return nil // containers/storage picks the prior driver itself
+		return nil // a fresh store, or several drivers: containers/storage picks
 	}
 	prior := priorDrivers(root)
 	if len(prior) == 0 || slices.Contains(prior, driver) {
