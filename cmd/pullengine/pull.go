@@ -67,7 +67,7 @@ func newPullFlagSet(f *pullFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.authfile, "authfile", "", "auth file (default: $REGISTRY_AUTH_FILE, else containers-auth.json's defaults)")
 	fs.StringVar(&f.certDir, "cert-dir", "", "directory of certificates for the registry")
 	fs.StringVar(&f.creds, "creds", "", "registry credentials USER[:PASSWORD]; without a password it is asked on the terminal")
-	fs.BoolVar(&f.tlsVerify, "tls-verify", true, "require HTTPS and verify certificates (default: registries.conf); --tls-verify=false turns it off")
+	fs.BoolVar(&f.tlsVerify, "tls-verify", false, "require HTTPS and verify certificates; --tls-verify=false turns both off (default: registries.conf, which verifies unless the registry is marked insecure)")
 	fs.StringVar(&f.sigPolicy, "signature-policy", "", "policy.json to use instead of the host's")
 	fs.UintVar(&f.retry, "retry", 0, "retries of a transient failure (default: containers.conf retry, else 3)")
 	fs.StringVar(&f.retryDelay, "retry-delay", "", "fixed delay between retries, e.g. 2s (default: containers.conf retry_delay, else 1s doubling)")

@@ -21,7 +21,7 @@ import (
 // tmuxPull runs the CLI's pull of ref in a detached tmux session of the
 // given width, and returns a function that runs tmux commands against it.
 // The session's shell prints EXIT=<code> when the pull ends.
-func tmuxPull(t *testing.T, s cliStore, ref string, width int) func(args ...string) (string, error) {
+func tmuxPull(t *testing.T, s cliStore, ref string, width int, extra ...string) func(args ...string) (string, error) {
 	t.Helper()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
@@ -37,7 +37,7 @@ func tmuxPull(t *testing.T, s cliStore, ref string, width int) func(args ...stri
 		}
 	}
 	b.WriteString("export TERM=screen\n")
-	args := append([]string{os.Args[0], "pull", ref}, s.flags...)
+	args := append(append([]string{os.Args[0], "pull", ref}, s.flags...), extra...)
 	for i, a := range args {
 		args[i] = shellQuote(a)
 	}
@@ -227,6 +227,25 @@ func TestTerminalResize(t *testing.T) {
 		}
 	}
 	checkBars(t, strings.Join(done, "\n"), 50, 3)
+}
+
+// --creds USER asks for the password on the terminal, without echo.
+func TestCredsPromptOnTerminal(t *testing.T) {
+	const password = "s3cret-Pa55"
+	reg := enginetest.NewRegistry(t, enginetest.WithBasicAuth("alice", password))
+	reg.Push(t, "private/app:1", enginetest.Files{"a": "1"})
+	tm := tmuxPull(t, newCLIStore(t, reg), reg.Host+"/private/app:1", 80, "--creds", "alice")
+	awaitScreen(t, tm, func(screen string) bool { return strings.Contains(screen, "Password:") || finished(screen) })
+	if out, err := tm("send-keys", "-t", "pull", password, "Enter"); err != nil {
+		t.Fatalf("tmux send-keys: %v: %s", err, out)
+	}
+	screen := awaitScreen(t, tm, finished)
+	if !strings.Contains(screen, "EXIT=0") || !strings.Contains(screen, "pulled ") {
+		t.Errorf("the pull with the password typed failed:\n%s", screen)
+	}
+	if strings.Contains(screen, password) {
+		t.Errorf("the password was echoed:\n%s", screen)
+	}
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
