@@ -24,7 +24,7 @@ func (e *Engine) pullAllTags(ctx context.Context, sys *sysContext, in input, p p
 		return nil, invalidReference(in.raw, err)
 	}
 	repo := reference.TrimNamed(named)
-	if _, tagged := named.(reference.Tagged); tagged {
+	if _, tagged := named.(reference.Tagged); tagged && !in.tagAdded {
 		return nil, fmt.Errorf("%s: all tags were asked, so the name must not carry a tag: %w", in.raw, pullerrors.ErrInvalidArgument)
 	}
 	ref, err := docker.NewReference(reference.TagNameOnly(repo))

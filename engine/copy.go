@@ -25,7 +25,10 @@ func (e *Engine) copyToStore(ctx context.Context, sys *sysContext, src types.Ima
 	if err != nil {
 		return nil, "", invalidReference(dest, err)
 	}
-	return e.flights.do(ctx, flightKey(&sys.SystemContext, src, dest), sys.rep, func(ctx context.Context, rep *progress.Reporter) (*storage.Image, digest.Digest, error) {
+	// Pulls with other decryption keys may not share the transfer: one
+	// without keys would fail, or get an image it could not decrypt itself.
+	key := flightKey(&sys.SystemContext, src, dest) + sys.dec.id
+	return e.flights.do(ctx, key, sys.rep, func(ctx context.Context, rep *progress.Reporter) (*storage.Image, digest.Digest, error) {
 		return e.copyWithRetries(ctx, sys, rep, src, destRef, dest, o)
 	})
 }
@@ -74,13 +77,14 @@ func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, rep *progress.Re
 		MaxParallelDownloads:    sys.cfg.conf.parallelCopies,
 		Progress:                events,
 		ProgressInterval:        progress.DefaultProgressInterval,
+		OciDecryptConfig:        sys.dec.config,
 	})
 	stop()
 	if err == nil {
 		rep.Emit(progress.Event{Kind: progress.ManifestWritten, Ref: describeRef(src)})
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), err)
+		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), sys.dec.explain(err))
 	}
 	return out, resolved, nil
 }

@@ -26,6 +26,10 @@ type input struct {
 	// qualified: the name was given with docker:// and is fully qualified,
 	// so short-name resolution does not apply.
 	qualified bool
+	// tagAdded: name's tag is the "latest" the docker transport adds to a
+	// docker:// name given without one, not the caller's (AllTags trims it,
+	// as libimage does with reference.TrimNamed).
+	tagAdded bool
 }
 
 var fullID = regexp.MustCompile(`^[a-f0-9]{64}$`)
@@ -41,6 +45,7 @@ func parseInput(name string) (input, error) {
 			return in, nil
 		}
 		in.name, in.qualified = ref.DockerReference().String(), true
+		in.tagAdded = nameOnly(strings.TrimPrefix(name, "docker://"))
 		return in, nil
 	}
 	// A known transport other than docker keeps its own parse error; the
@@ -76,6 +81,12 @@ func parseInput(name string) (input, error) {
 	}
 	in.name = normalized
 	return in, nil
+}
+
+// nameOnly reports whether s is a repository name without tag or digest.
+func nameOnly(s string) bool {
+	named, err := reference.ParseNormalizedNamed(s)
+	return err == nil && reference.IsNameOnly(named)
 }
 
 // imageID recognizes "sha256:<64 hex>" and a bare 64-hex ID.

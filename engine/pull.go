@@ -25,9 +25,9 @@ import (
 // policy must still be valid.
 //
 // Concurrent Pulls of the same source into the same name, with the same
-// platform and credentials, share one transfer: each gets the result and
-// the transfer's progress from the moment it joined; one that gives up
-// leaves the others undisturbed.
+// platform, credentials and decryption keys, share one transfer: each gets
+// the result and the transfer's progress from the moment it joined; one
+// that gives up leaves the others undisturbed.
 //
 // Every error is a *pullerrors.PullError: classify it with
 // pullerrors.Classify or errors.Is(err, pullerrors.ErrNotFound); the

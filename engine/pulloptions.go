@@ -43,6 +43,15 @@ type PullOptions struct {
 	// these platforms.
 	Platforms []platform.Platform
 
+	// DecryptionKeys decrypt the layers of images encrypted with ocicrypt
+	// (podman pull --decryption-key): every key is tried on every encrypted
+	// layer. A key that cannot be read, is not a private key, or whose
+	// passphrase is missing or wrong is an InvalidArgument error before
+	// anything is fetched. An encrypted layer that no key given opens (or
+	// with no keys) fails the pull with a Decryption error naming the layer
+	// and the image.
+	DecryptionKeys []DecryptionKey
+
 	// MaxRetries bounds the retries of a failed transient copy. Nil:
 	// containers.conf [engine] retry (3 when unset).
 	MaxRetries *int

@@ -81,6 +81,12 @@ func (c Candidate) MarshalJSON() ([]byte, error) {
 }
 
 // Result says what a successful Pull did.
+//
+// Its JSON form (the CLI's --result) uses the lowerCamel names of the
+// struct tags; a platform is spelled as in OCI ({"os","architecture",
+// "variant"}), Outcome and Policy as their String forms, errors as their
+// messages, sizes in bytes and Duration in nanoseconds. The README shows an
+// example.
 type Result struct {
 	// Images are the local images: one, or one per tag with AllTags or a
 	// docker-archive with several tags.
@@ -109,7 +115,9 @@ type Result struct {
 	ManifestList string `json:"manifestList,omitempty"`
 	// Transfer says what this call fetched and what it reused.
 	Transfer Transfer `json:"transfer"`
-	// Duration is the wall time of the Pull call.
+	// Duration is the wall time of the Pull call. In JSON, "duration" is
+	// an integer count of nanoseconds (Go's time.Duration), e.g.
+	// 1500000000 for 1.5s.
 	Duration time.Duration `json:"duration"`
 }
 

@@ -25,6 +25,8 @@ type sysContext struct {
 	rep *progress.Reporter
 	// cfg is the host configuration this pull applies.
 	cfg *settings
+	// dec decrypts encrypted layers with the pull's keys (decrypt.go).
+	dec decryption
 }
 
 // warn records a warning for the Result.
@@ -62,6 +64,10 @@ func (e *Engine) systemContext(o *PullOptions, rep *progress.Reporter, cfg *sett
 		want := sc.expected
 		sc.want = &want
 		sys.OSChoice, sys.ArchitectureChoice, sys.VariantChoice = want.OS, want.Architecture, want.Variant
+	}
+	var err error
+	if sc.dec, err = newDecryption(o.DecryptionKeys); err != nil {
+		return nil, err
 	}
 	if o.MaxRetries != nil && *o.MaxRetries < 0 {
 		return nil, fmt.Errorf("MaxRetries %d is negative: %w", *o.MaxRetries, pullerrors.ErrInvalidArgument)

@@ -53,6 +53,7 @@ var precedence = [...]Kind{
 	Timeout,          // the caller's deadline (or a request's) expired before an answer
 	Storage,          // the image was fetched but the local store failed
 	Integrity,        // the image exists, but its data arrived corrupt
+	Decryption,       // the image exists, but no key given opens its encrypted layers
 	TLS,              // that registry could not be talked to securely; the image may be there
 	RateLimited,      // that registry asked to slow down; the image may be there
 	Unavailable,      // that registry could not answer; the image may be there
@@ -75,6 +76,7 @@ var precedence = [...]Kind{
 //	Timeout           the caller's deadline (or a request's) expired
 //	Storage           the image was fetched but the local store failed
 //	Integrity         the image exists, but its data arrived corrupt
+//	Decryption        the image exists, but no key given opens its layers
 //	TLS               that registry could not be talked to securely
 //	RateLimited       that registry asked to slow down
 //	Unavailable       that registry could not answer

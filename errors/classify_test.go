@@ -262,6 +262,8 @@ func TestPrecedence(t *testing.T) {
 		{NotFound, InvalidReference}, // NAME_INVALID at one registry says less than MANIFEST_UNKNOWN at another
 		{RateLimited, Unavailable},
 		{Storage, Integrity},
+		{Decryption, Unavailable}, // the image was found on one registry, and it is encrypted
+		{Decryption, NotFound},    //
 	}
 	for _, w := range wins {
 		if !moreInformative(w.winner, w.loser) {

@@ -30,6 +30,7 @@
 //	tls                502     no         certificate not trusted, handshake failure
 //	unsupported        400     no         UNSUPPORTED, a non-image artifact
 //	storage            500/507 no         local store failures; 507 when the disk is full
+//	decryption         422     no         an encrypted layer, and no key given, or none that opens it
 //	internal           500     no         anything else
 //
 // (1) A timeout of a single request is retryable; the caller's own deadline

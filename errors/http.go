@@ -27,6 +27,7 @@ var statuses = [numKinds]int{
 	TLS:              http.StatusBadGateway,
 	Unsupported:      http.StatusBadRequest,
 	Storage:          http.StatusInternalServerError, // 507 when the disk is full
+	Decryption:       http.StatusUnprocessableEntity, // the request lacks the key; no other kind's status
 	Internal:         http.StatusInternalServerError,
 }
 
@@ -37,6 +38,7 @@ var statuses = [numKinds]int{
 //	Unauthorized                                    401
 //	Denied                                          403
 //	NotFound, PlatformNotFound                      404
+//	Decryption                                      422
 //	RateLimited                                     429
 //	Canceled                                        499
 //	Internal                                        500

@@ -27,6 +27,7 @@ func TestHTTPStatusTable(t *testing.T) {
 		TLS:              502,
 		Unsupported:      400,
 		Storage:          500,
+		Decryption:       422,
 		Internal:         500,
 	}
 	if len(want) != numKinds {

@@ -26,6 +26,7 @@ const (
 	TLS                          // certificate not trusted or handshake failure
 	Unsupported                  // the operation is not supported for this input
 	Storage                      // the local store failed (including a full disk)
+	Decryption                   // encrypted layers, and no decryption key given opens them
 )
 
 var kindNames = [...]string{
@@ -44,6 +45,7 @@ var kindNames = [...]string{
 	TLS:              "tls",
 	Unsupported:      "unsupported",
 	Storage:          "storage",
+	Decryption:       "decryption",
 }
 
 // String returns the stable lowercase name of the kind, e.g. "not-found".
@@ -80,6 +82,7 @@ var (
 	ErrTLS              error = sentinel(TLS)
 	ErrUnsupported      error = sentinel(Unsupported)
 	ErrStorage          error = sentinel(Storage)
+	ErrDecryption       error = sentinel(Decryption)
 )
 
 // Sentinel returns the sentinel error of kind k (ErrInternal for a value

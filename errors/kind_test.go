@@ -28,6 +28,7 @@ func TestKindStrings(t *testing.T) {
 		TLS:              "tls",
 		Unsupported:      "unsupported",
 		Storage:          "storage",
+		Decryption:       "decryption",
 	}
 	if len(want) != numKinds {
 		t.Fatalf("%d names for %d kinds", len(want), numKinds)

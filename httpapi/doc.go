@@ -58,6 +58,16 @@
 // With quiet=true the answer is one JSON object, {"images":[...],"id":...},
 // or the error body with its status.
 //
+// # Encrypted images
+//
+// Like libpod's, the endpoint takes no decryption keys, and the handler
+// configures none: an image with encrypted (ocicrypt) layers fails with a
+// decryption error (pullerrors.Decryption) that names the layer and the
+// image: 422 with quiet=true, else a final error line with errorKind
+// "decryption" and errorStatus 422, since the layer is fetched after
+// streaming began. Pull such images with the library
+// (PullOptions.DecryptionKeys) or `pullengine pull --decryption-key`.
+//
 // A client that disconnects cancels its pull; the pull leaves no image
 // behind under the name.
 package httpapi

@@ -61,10 +61,14 @@ import (
 // Values returned by Parse, Normalize and Host are normalized; compare
 // platforms from elsewhere (an image config, a manifest list) only after
 // normalizing them, or through a Matcher.
+//
+// In JSON a Platform is spelled as in the OCI image spec and every registry
+// tool: {"os":"linux","architecture":"arm","variant":"v7"}, the variant left
+// out when empty.
 type Platform struct {
-	OS           string // GOOS value: linux, windows, darwin, ...
-	Architecture string // GOARCH value: amd64, arm64, arm, 386, s390x, ...
-	Variant      string // CPU variant: v7 for arm/v7, v3 for amd64/v3; often empty
+	OS           string `json:"os"`                // GOOS value: linux, windows, darwin, ...
+	Architecture string `json:"architecture"`      // GOARCH value: amd64, arm64, arm, 386, s390x, ...
+	Variant      string `json:"variant,omitempty"` // CPU variant: v7 for arm/v7, v3 for amd64/v3; often empty
 }
 
 // acceptedForms is quoted by every Parse error.

@@ -47,6 +47,7 @@ type pullFlags struct {
 	retryDelay                                string
 	jsonOut, resultOut, quiet, allTags, debug bool
 	version                                   bool
+	decryptionKeys                            decryptionKeys // decrypt.go
 
 	fs *pflag.FlagSet
 }
@@ -69,6 +70,7 @@ func newPullFlagSet(f *pullFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.creds, "creds", "", "registry credentials USER[:PASSWORD]; without a password it is asked on the terminal")
 	fs.BoolVar(&f.tlsVerify, "tls-verify", false, "require HTTPS and verify certificates; --tls-verify=false turns both off (default: registries.conf, which verifies unless the registry is marked insecure)")
 	fs.StringVar(&f.sigPolicy, "signature-policy", "", "policy.json to use instead of the host's")
+	fs.Var(&f.decryptionKeys, "decryption-key", decryptionKeyUsage) // decrypt.go
 	fs.UintVar(&f.retry, "retry", 0, "retries of a transient failure (default: containers.conf retry, else 3)")
 	fs.StringVar(&f.retryDelay, "retry-delay", "", "fixed delay between retries, e.g. 2s (default: containers.conf retry_delay, else 1s doubling)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print the image ID only, no progress")
@@ -248,6 +250,9 @@ func (f *pullFlags) pullOptions(stderr io.Writer) (policy.Policy, *engine.PullOp
 	}
 	opts := &engine.PullOptions{AuthFilePath: f.authfile, CertDir: f.certDir, AllTags: f.allTags}
 	if opts.Platform, err = f.parsePlatform(); err != nil {
+		return p, nil, err
+	}
+	if opts.DecryptionKeys, err = f.decryptionKeys.keys(); err != nil { // decrypt.go
 		return p, nil, err
 	}
 	if f.creds != "" {
