@@ -14,7 +14,7 @@ import (
 type hostConf struct {
 	pullPolicy policy.Policy // Missing when unset
 	retries    int
-	retryDelay time.Duration // 0: exponential backoff from one second
+	retryDelay time.Duration // fixed delay between retries; 0: backoff from one second
 	// parallelCopies bounds concurrent layer downloads per pull; 0 lets
 	// containers/image choose.
 	parallelCopies uint

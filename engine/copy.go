@@ -27,7 +27,7 @@ func (e *Engine) copyToStore(ctx context.Context, sys *sysContext, src types.Ima
 	}
 	// Pulls with other decryption keys may not share the transfer: one
 	// without keys would fail, or get an image it could not decrypt itself.
-	maxRetries, delay := retryLimits(sys.cfg.conf, o)
+	maxRetries, delay, _ := retryLimits(sys.cfg.conf, o)
 	key := flightKey(&sys.SystemContext, src, dest, maxRetries, delay) + sys.dec.id
 	return e.flights.do(ctx, key, sys.rep, func(ctx context.Context, rep *progress.Reporter) (*storage.Image, digest.Digest, error) {
 		return e.copyWithRetries(ctx, sys, rep, src, destRef, dest, o)
@@ -39,7 +39,7 @@ func (e *Engine) copyToStore(ctx context.Context, sys *sysContext, src types.Ima
 func (e *Engine) copyWithRetries(ctx context.Context, sys *sysContext, rep *progress.Reporter, src, destRef types.ImageReference, dest string, o *PullOptions) (*storage.Image, digest.Digest, error) {
 	var manifestBytes []byte
 	var resolved types.ImageReference
-	err := e.retry(ctx, sys.cfg.conf, o, func() error {
+	err := e.retry(ctx, rep, sys.cfg.conf, o, func() error {
 		var err error
 		manifestBytes, resolved, err = e.copyOnce(ctx, sys, rep, src, destRef)
 		return err

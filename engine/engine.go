@@ -5,6 +5,26 @@
 // An Engine owns (or borrows) a store and the host configuration it reads
 // once: registries.conf, containers.conf, policy.json. It is safe for
 // concurrent use.
+//
+// # Setup
+//
+// Three things every program that links the engine needs:
+//
+//   - Build tags: `-tags containers_image_openpgp,exclude_graphdriver_btrfs`
+//     (for example GOFLAGS=-tags=containers_image_openpgp,exclude_graphdriver_btrfs).
+//     Without them containers/image links gpgme and containers/storage the
+//     btrfs driver, both through cgo, and the build fails unless their C
+//     headers are installed. Neither can be avoided by the engine: the
+//     choice is made by build tags of those modules.
+//   - Init first in main (and in TestMain): `if engine.Init() { return }`.
+//     Layer writes re-execute the program. New returns
+//     ErrReexecNotInitialized when it was not called.
+//   - Logs: the engine logs to Options.Logger only. containers/storage and
+//     containers/image log through logrus's standard logger, a process-wide
+//     global the engine leaves alone (for example "[graphdriver] using
+//     prior storage driver: vfs" at info level on stderr). A program that
+//     wants them quiet sets it once in main:
+//     logrus.SetLevel(logrus.WarnLevel) or logrus.SetOutput(io.Discard).
 package engine
 
 import (
@@ -19,23 +39,30 @@ import (
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
 	"go.podman.io/storage/pkg/configfile"
-	storagetypes "go.podman.io/storage/types"
 )
 
 // Options configure an Engine. The zero value opens the host's default store
 // with the host's configuration, as Podman would.
 type Options struct {
 	// RootDir is the store's graph root (Podman's --root). Empty: the
-	// storage.conf default.
+	// storage.conf default. Like Podman, the store starts from
+	// storage.conf ($CONTAINERS_STORAGE_CONF, else the host's) and
+	// overrides only the fields given here: its driver, driver options,
+	// pull_options and additional image stores apply to RootDir too.
 	RootDir string
 	// RunDir is the store's run root (Podman's --runroot). Empty: the
-	// storage.conf default, or RootDir/run when RootDir is set.
+	// storage.conf default, as Podman's (also with RootDir set: a pull next
+	// to a podman that was given the same --root shares its run root).
 	RunDir string
 	// GraphDriver names the storage driver ("overlay", "vfs", ...). Empty:
-	// storage picks the first driver that works here, vfs as the last resort.
+	// storage.conf's driver, else the driver the store already uses, else
+	// the first that works here. A driver other than the one the store at
+	// RootDir already holds images of is an InvalidArgument error (it would
+	// start a second, empty store beside the first). A driver other than
+	// storage.conf's drops storage.conf's driver options, as in Podman.
 	GraphDriver string
-	// GraphDriverOptions are passed to the driver, e.g.
-	// "vfs.ignore_chown_errors=true".
+	// GraphDriverOptions replace storage.conf's driver options (Podman's
+	// --storage-opt), e.g. "vfs.ignore_chown_errors=true". Nil: storage.conf's.
 	GraphDriverOptions []string
 	// Store, when set, is used instead of opening one; RootDir, RunDir and
 	// the driver fields are then ignored, and Close leaves the store open.
@@ -47,6 +74,8 @@ type Options struct {
 	// SignaturePolicyPath replaces the host's policy.json.
 	SignaturePolicyPath string
 	// AuthFilePath replaces the default auth file (containers-auth.json(5)).
+	// Empty: $REGISTRY_AUTH_FILE when set (as Podman), else the default
+	// auth files of containers-auth.json(5).
 	AuthFilePath string
 	// ContainersConfPath names the containers.conf whose [engine]
 	// pull_policy, retry and retry_delay apply. Empty: the host's
@@ -86,7 +115,19 @@ type Engine struct {
 
 // New opens the store (unless Options.Store is given) and reads the host
 // configuration once.
+//
+// The program must call Init (go.podman.io/storage/pkg/reexec.Init) first in
+// main, and in TestMain of tests: writing layers re-executes the program.
+// Without it New fails with ErrReexecNotInitialized instead of a panic at the
+// first layer write.
+//
+// Build tags: the module builds with `-tags
+// containers_image_openpgp,exclude_graphdriver_btrfs` (else cgo needs the
+// gpgme and btrfs headers); see the package documentation.
 func New(opts Options) (*Engine, error) {
+	if err := checkReexec(); err != nil {
+		return nil, err
+	}
 	e := &Engine{log: opts.Logger, allowedStores: cleanRoots(opts.AllowedStores)}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -156,6 +197,11 @@ func applyPaths(sys *types.SystemContext, opts Options) {
 	if opts.AuthFilePath != "" {
 		sys.AuthFilePath = opts.AuthFilePath
 	}
+	if sys.AuthFilePath == "" {
+		// Podman's --authfile default (c/common pkg/auth); c/image itself
+		// does not read the variable.
+		sys.AuthFilePath = os.Getenv("REGISTRY_AUTH_FILE")
+	}
 }
 
 // loadSignaturePolicy reads policy.json. A host with none at all (a fresh
@@ -172,35 +218,6 @@ func loadSignaturePolicy(sys *types.SystemContext, log *slog.Logger) (*signature
 		return nil, fmt.Errorf("loading signature policy: %w", pullerrors.Wrap(pullerrors.InvalidArgument, err))
 	}
 	return p, nil
-}
-
-func openStore(opts Options) (storage.Store, error) {
-	var so storagetypes.StoreOptions
-	if opts.RootDir == "" {
-		def, err := storage.DefaultStoreOptions()
-		if err != nil {
-			return nil, fmt.Errorf("reading storage configuration: %w", pullerrors.Wrap(pullerrors.Storage, err))
-		}
-		so = def
-	} else {
-		so.GraphRoot = opts.RootDir
-		so.RunRoot = filepath.Join(opts.RootDir, "run")
-	}
-	if opts.RunDir != "" {
-		so.RunRoot = opts.RunDir
-	}
-	if opts.GraphDriver != "" {
-		so.GraphDriverName = opts.GraphDriver
-		so.GraphDriverOptions = nil
-	}
-	if opts.GraphDriverOptions != nil {
-		so.GraphDriverOptions = opts.GraphDriverOptions
-	}
-	s, err := storage.GetStore(so)
-	if err != nil {
-		return nil, fmt.Errorf("opening store at %s: %w", so.GraphRoot, pullerrors.Wrap(pullerrors.Storage, err))
-	}
-	return s, nil
 }
 
 // Store returns the store the engine pulls into.

@@ -20,7 +20,11 @@ func Example() {
 	}
 	defer os.RemoveAll(dir)
 
-	e, err := engine.New(engine.Options{RootDir: dir, GraphDriver: "vfs"})
+	// RunDir is given so that the example leaves nothing behind; without
+	// it the store uses storage.conf's run root, as podman --root does.
+	// (A program's main must start with `if engine.Init() { return }`;
+	// this test's TestMain does.)
+	e, err := engine.New(engine.Options{RootDir: dir + "/root", RunDir: dir + "/run", GraphDriver: "vfs"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -50,16 +50,28 @@ func (e *Engine) lookupLocal(ctx context.Context, sys *types.SystemContext, in i
 		if err != nil {
 			return nil, err
 		}
-		if l == nil || (want != nil && l.corrupted == nil && !platform.Only(*want).Match(l.platform)) {
+		if !fits(l, want) {
 			continue
 		}
 		return l, nil
 	}
 	// A short ID ("ec9293436c2e") names a local image only if no name did.
 	if shortID.MatchString(in.name) {
-		return e.lookupID(ctx, sys, in.name)
+		if l, err := e.lookupID(ctx, sys, in.name); l != nil || err != nil {
+			return l, err
+		}
 	}
-	return nil, nil
+	if in.qualified {
+		return nil, nil
+	}
+	return e.lookupRepoSuffix(ctx, sys, in.name, want)
+}
+
+// fits reports whether a found image may be used for a pull that wants
+// the platform want (nil: any): a corrupted image fits (the pull repairs
+// it), a healthy one must declare that platform.
+func fits(l *local, want *platform.Platform) bool {
+	return l != nil && (want == nil || l.corrupted != nil || platform.Only(*want).Match(l.platform))
 }
 
 // localCandidates lists the names under which the input may be stored: for

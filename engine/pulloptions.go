@@ -60,8 +60,10 @@ type PullOptions struct {
 	// MaxRetries bounds the retries of a failed transient copy. Nil:
 	// containers.conf [engine] retry (3 when unset).
 	MaxRetries *int
-	// RetryDelay is the delay before the first retry; later ones back off
-	// exponentially. Zero: containers.conf retry_delay, else one second.
+	// RetryDelay is the delay before every retry, fixed, as Podman's
+	// --retry-delay (a longer Retry-After from the registry wins). Zero:
+	// containers.conf retry_delay (also fixed), else Podman's backoff: 1s,
+	// 2s, 4s, ... capped at 30s, with up to 10% jitter.
 	RetryDelay time.Duration
 
 	// Progress receives the pull's events: resolution, policy decision,

@@ -26,7 +26,7 @@ func (e *Engine) pullFromRegistry(ctx context.Context, sys *sysContext, in input
 	candidates, err := e.pullCandidates(sys, in, loc)
 	if err != nil {
 		if action == policy.PullIfNewer && loc != nil {
-			return e.useLocal(res, loc, LocalFallback, err), nil
+			return e.fallBack(sys, res, loc, err), nil
 		}
 		return res, err
 	}
@@ -58,9 +58,17 @@ func (e *Engine) pullFromRegistry(ctx context.Context, sys *sysContext, in input
 	remoteErr := joinCandidateErrors(errs)
 	if action == policy.PullIfNewer && loc != nil && !isCanceled(ctx) {
 		e.log.WarnContext(ctx, "registry failed, using the local image", "image", loc.image.ID, "err", errAttr(remoteErr))
-		return e.useLocal(res, loc, LocalFallback, remoteErr), nil
+		return e.fallBack(sys, res, loc, remoteErr), nil
 	}
 	return res, remoteErr
+}
+
+// fallBack uses the local image after the registry failed under policy
+// newer, and tells the progress sink why (Result.RemoteErr says it too).
+func (e *Engine) fallBack(sys *sysContext, res *Result, loc *local, remoteErr error) *Result {
+	sys.rep.Emit(progress.Event{Kind: progress.Warning, Ref: loc.name,
+		Message: fmt.Sprintf("the registry could not be checked for a newer image, using the local image %.12s: %s", loc.image.ID, pullerrors.Redact(remoteErr.Error()))})
+	return e.useLocal(res, loc, LocalFallback, remoteErr)
 }
 
 func isCanceled(ctx context.Context) bool { return ctx.Err() != nil }

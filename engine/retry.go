@@ -31,6 +31,7 @@ import (
 	"time"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/progress"
 )
 
 const (
@@ -49,12 +50,14 @@ const (
 
 // retry runs op, and again while it fails with a transient error, as
 // retryWait decides: at most MaxRetries more times (PullOptions, else
-// containers.conf retry), the first after RetryDelay (PullOptions, else
-// containers.conf retry_delay, else a second). The context bounds it all:
-// its end stops the wait, and a wait that would outlast its deadline is not
-// started.
-func (e *Engine) retry(ctx context.Context, conf hostConf, o *PullOptions, op func() error) error {
-	maxRetries, delay := retryLimits(conf, o)
+// containers.conf retry), each after RetryDelay (PullOptions, else
+// containers.conf retry_delay: a fixed delay, as Podman waits), or, when
+// neither sets a delay, after 1s, 2s, 4s... (Podman's backoff). The context
+// bounds it all: its end stops the wait, and a wait that would outlast its
+// deadline is not started. Every retry is announced on rep (a Retrying
+// event) before the wait.
+func (e *Engine) retry(ctx context.Context, rep *progress.Reporter, conf hostConf, o *PullOptions, op func() error) error {
+	maxRetries, delay, fixed := retryLimits(conf, o)
 	for attempt := 0; ; attempt++ {
 		err := op()
 		if err == nil || ctx.Err() != nil {
@@ -64,12 +67,15 @@ func (e *Engine) retry(ctx context.Context, conf hostConf, o *PullOptions, op fu
 		if deadline, ok := ctx.Deadline(); ok {
 			remaining, hasDeadline = time.Until(deadline), true
 		}
-		wait, again := retryWait(err, attempt, maxRetries, delay, remaining, hasDeadline, jitter)
+		wait, again := retryWait(err, attempt, maxRetries, delay, fixed, remaining, hasDeadline, jitter)
 		if !again {
 			return err
 		}
+		redacted := pullerrors.Clean(pullerrors.Redact(err.Error()), pullerrors.MaxErrorText)
 		e.log.InfoContext(ctx, retryLogMessage, "attempt", attempt+1, "max", maxRetries, "delay", wait,
-			"kind", pullerrors.Classify(err).String(), "err", errAttr(err))
+			"kind", pullerrors.Classify(err).String(), "err", redacted)
+		rep.Emit(progress.Event{Kind: progress.Retrying, Attempt: attempt + 1, MaxAttempts: maxRetries,
+			Delay: wait, Message: redacted, ErrorKind: pullerrors.Classify(err).String()})
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -80,21 +86,23 @@ func (e *Engine) retry(ctx context.Context, conf hostConf, o *PullOptions, op fu
 	}
 }
 
-// retryLimits returns the number of retries and the first retry's delay
-// for a pull.
-func retryLimits(conf hostConf, o *PullOptions) (int, time.Duration) {
-	maxRetries := conf.retries
+// retryLimits returns the number of retries and the retry delay for a
+// pull; fixed is true when the pull or containers.conf set the delay
+// (every retry then waits that long, as in Podman), false for the default
+// backoff from defaultRetryDelay.
+func retryLimits(conf hostConf, o *PullOptions) (maxRetries int, delay time.Duration, fixed bool) {
+	maxRetries = conf.retries
 	if o.MaxRetries != nil {
 		maxRetries = *o.MaxRetries
 	}
-	delay := o.RetryDelay
+	delay = o.RetryDelay
 	if delay <= 0 {
 		delay = conf.retryDelay
 	}
-	if delay <= 0 {
-		delay = defaultRetryDelay
+	if delay > 0 {
+		return maxRetries, delay, true
 	}
-	return maxRetries, delay
+	return maxRetries, defaultRetryDelay, false
 }
 
 // retryWait decides whether the attempt-th retry (0: the first) of an
@@ -106,18 +114,22 @@ func retryLimits(conf hostConf, o *PullOptions) (int, time.Duration) {
 //     caller's deadline); never Unauthorized, Denied, NotFound,
 //     InvalidReference or any other kind;
 //   - at most maxRetries times;
-//   - the wait is backoff(delay, attempt), or the Retry-After err carries
-//     when that is longer; a Retry-After over a minute is not waited for;
+//   - the wait is delay when fixed (a delay the user set), else
+//     backoff(delay, attempt); the Retry-After err carries wins when it is
+//     longer; a Retry-After over a minute is not waited for;
 //   - with a deadline, a wait that would end after it is not started: the
 //     retry could not finish in time, and the error says more than a
 //     timeout would.
 //
 // jitter(n) returns a random value in [0, n).
-func retryWait(err error, attempt, maxRetries int, delay, remaining time.Duration, hasDeadline bool, jitter func(int64) int64) (time.Duration, bool) {
+func retryWait(err error, attempt, maxRetries int, delay time.Duration, fixed bool, remaining time.Duration, hasDeadline bool, jitter func(int64) int64) (time.Duration, bool) {
 	if attempt >= maxRetries || !pullerrors.Retryable(err) {
 		return 0, false
 	}
-	wait := backoff(delay, attempt, jitter)
+	wait := delay
+	if !fixed {
+		wait = backoff(delay, attempt, jitter)
+	}
 	if after, ok := pullerrors.RetryAfter(err); ok {
 		if after > maxRetryAfter {
 			return 0, false

@@ -75,11 +75,14 @@ func TestRetryWait(t *testing.T) {
 		attempt    int
 		maxRetries int           // 0: 3; -1: 0
 		remaining  time.Duration // 0: no deadline
+		fixed      bool          // a delay the user set: no backoff
 		want       time.Duration
 		wantAgain  bool
 	}{
 		{name: "unavailable", err: wrap(pullerrors.Unavailable), want: delay, wantAgain: true},
 		{name: "unavailable, third attempt", err: wrap(pullerrors.Unavailable), attempt: 2, want: 4 * delay, wantAgain: true},
+		{name: "unavailable, third attempt, fixed delay (Podman's retry_delay)", err: wrap(pullerrors.Unavailable), attempt: 2, fixed: true, want: delay, wantAgain: true},
+		{name: "fixed delay, Retry-After longer", err: pullerrors.WithRetryAfter(wrap(pullerrors.RateLimited), afterDelta), fixed: true, want: 3 * time.Second, wantAgain: true},
 		{name: "rate limited", err: wrap(pullerrors.RateLimited), want: delay, wantAgain: true},
 		{name: "blob integrity", err: fmt.Errorf("reading blob: %w", wrap(pullerrors.Integrity)), want: delay, wantAgain: true},
 		{name: "a single request's timeout", err: fmt.Errorf("GET: %w", timeoutErr{}), want: delay, wantAgain: true},
@@ -107,7 +110,7 @@ func TestRetryWait(t *testing.T) {
 			if tc.maxRetries != 0 {
 				maxRetries = max(tc.maxRetries, 0)
 			}
-			got, again := retryWait(tc.err, tc.attempt, maxRetries, delay, tc.remaining, tc.remaining != 0, noJitter)
+			got, again := retryWait(tc.err, tc.attempt, maxRetries, delay, tc.fixed, tc.remaining, tc.remaining != 0, noJitter)
 			if got != tc.want || again != tc.wantAgain {
 				t.Errorf("retryWait(%v) = %s, %t; want %s, %t", tc.err, got, again, tc.want, tc.wantAgain)
 			}
@@ -122,18 +125,19 @@ func TestRetryLimits(t *testing.T) {
 		opts      PullOptions
 		wantMax   int
 		wantDelay time.Duration
+		wantFixed bool
 	}{
-		{"Podman's defaults", hostConf{retries: 3}, PullOptions{}, 3, time.Second},
-		{"containers.conf", hostConf{retries: 5, retryDelay: 250 * time.Millisecond}, PullOptions{}, 5, 250 * time.Millisecond},
-		{"pull options win", hostConf{retries: 5, retryDelay: 250 * time.Millisecond}, PullOptions{MaxRetries: intPtr(1), RetryDelay: 2 * time.Second}, 1, 2 * time.Second},
-		{"MaxRetries 0 means no retry", hostConf{retries: 3}, PullOptions{MaxRetries: intPtr(0)}, 0, time.Second},
-		{"containers.conf retry = 0", hostConf{retries: 0}, PullOptions{}, 0, time.Second},
+		{"Podman's defaults: backoff from 1s", hostConf{retries: 3}, PullOptions{}, 3, time.Second, false},
+		{"containers.conf retry_delay is fixed", hostConf{retries: 5, retryDelay: 250 * time.Millisecond}, PullOptions{}, 5, 250 * time.Millisecond, true},
+		{"pull options win", hostConf{retries: 5, retryDelay: 250 * time.Millisecond}, PullOptions{MaxRetries: intPtr(1), RetryDelay: 2 * time.Second}, 1, 2 * time.Second, true},
+		{"MaxRetries 0 means no retry", hostConf{retries: 3}, PullOptions{MaxRetries: intPtr(0)}, 0, time.Second, false},
+		{"containers.conf retry = 0", hostConf{retries: 0}, PullOptions{}, 0, time.Second, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			gotMax, gotDelay := retryLimits(tc.conf, &tc.opts)
-			if gotMax != tc.wantMax || gotDelay != tc.wantDelay {
-				t.Errorf("retryLimits = %d, %s; want %d, %s", gotMax, gotDelay, tc.wantMax, tc.wantDelay)
+			gotMax, gotDelay, gotFixed := retryLimits(tc.conf, &tc.opts)
+			if gotMax != tc.wantMax || gotDelay != tc.wantDelay || gotFixed != tc.wantFixed {
+				t.Errorf("retryLimits = %d, %s, %t; want %d, %s, %t", gotMax, gotDelay, gotFixed, tc.wantMax, tc.wantDelay, tc.wantFixed)
 			}
 		})
 	}

@@ -67,6 +67,11 @@ const (
 	Done
 	// Failed: the pull failed; Err, ErrorKind and ErrorStatus describe why.
 	Failed
+	// Retrying: a copy failed with a transient error and is retried after
+	// Delay: this is retry Attempt of MaxAttempts. Message is the error's
+	// text (credentials redacted), ErrorKind its kind. Blob events of the
+	// new attempt follow.
+	Retrying
 )
 
 var kindNames = [...]string{
@@ -82,6 +87,7 @@ var kindNames = [...]string{
 	Warning:         "warning",
 	Done:            "done",
 	Failed:          "failed",
+	Retrying:        "retrying",
 }
 
 // String returns the kind's stable lowercase name, such as "blob-done", or
@@ -141,6 +147,19 @@ type Event struct {
 	// ErrorStatus is the HTTP status a server should answer for Err (such
 	// as 404), filled by the engine.
 	ErrorStatus int
+
+	// Attempt is the number of the retry a Retrying event announces (1 for
+	// the first), MaxAttempts the number of retries allowed.
+	Attempt, MaxAttempts int
+	// Delay is how long the engine waits before a Retrying event's retry.
+	Delay time.Duration
+}
+
+// RetryText is the line renderers print for a Retrying event, in the words
+// of Podman's retry log ("Failed, retrying in 2s ... (1/3). Error: ...").
+func (e Event) RetryText() string {
+	return "Failed, retrying in " + e.Delay.String() + " ... (" + strconv.Itoa(e.Attempt) + "/" +
+		strconv.Itoa(e.MaxAttempts) + "). Error: " + e.Message
 }
 
 // errorText is the text of a Failed event: Err's message, or Message when

@@ -63,6 +63,7 @@ type JSONLinesOptions struct {
 //	first blob of a candidate {"status":"pulling","stream":"Getting image source signatures\n"}
 //	BlobStarted, BlobSkipped  {"status":"pulling","stream":"Copying blob sha256:...\n"} ("Copying config" for the config)
 //	Warning                   {"status":"pulling","stream":"WARNING: <Message>\n"}
+//	Retrying                  {"status":"pulling","stream":"Failed, retrying in 2s ... (1/3). Error: <Message>\n"}
 //	ManifestWritten           {"status":"pulling","stream":"Writing manifest to image destination\n"}
 //	Done                      {"status":"success","images":[...],"id":"<last>"}
 //	Failed                    {"status":"error","error":"...","errorKind":"...","errorStatus":N}
@@ -143,6 +144,10 @@ func (j *JSONLines) reports(e Event) []PullReport {
 		return []PullReport{stream("Trying to pull " + e.Ref + "...\n")}
 	case Warning:
 		return []PullReport{stream("WARNING: " + e.Message + "\n")}
+	case Retrying: // the copy starts over: its lines are written again
+		j.sigs = false
+		clear(j.started)
+		return []PullReport{stream(e.RetryText() + "\n")}
 	case BlobStarted, BlobProgress, BlobDone, BlobSkipped:
 		return j.blobReports(e)
 	case ManifestWritten:

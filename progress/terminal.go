@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,39 +15,48 @@ import (
 
 // TerminalOptions configures [NewTerminal].
 type TerminalOptions struct {
-	// ForceTTY redraws blob lines in place with ANSI escapes even when the
-	// writer is not a terminal.
+	// ForceTTY draws progress bars with ANSI escapes even when the writer
+	// is not a terminal.
 	ForceTTY bool
 	// ForcePlain writes append-only lines even when the writer is a
 	// terminal. It wins over ForceTTY.
 	ForcePlain bool
+	// Width is the line width of the bars when the writer is not a
+	// terminal (ForceTTY); 0 means 80. On a terminal its current width is
+	// used at every redraw, so a resized window is followed.
+	Width int
 }
 
 // Terminal is a [Sink] for people. It has two modes, chosen by
 // [NewTerminal]:
 //
-// On a terminal, every blob of the image being pulled gets one line, redrawn
-// in place with ANSI escapes: short digest, a bar, bytes done / total and the
-// rate; "done" with size, duration and rate when complete; "Already exists"
-// for a skipped blob. Other events print a line above the blob lines.
+// On a terminal, every blob of the image being pulled gets a progress bar
+// (github.com/vbauerster/mpb/v8, the library containers/image uses): short
+// digest, bar, bytes done / total, rate and time left; "done" with size,
+// duration and rate when complete; "Already exists" for a skipped blob.
+// Lines are cut to the terminal's width, which is read again at every
+// redraw. Other events print a line above the bars.
 //
 // Otherwise (a file, a pipe, a CI log), lines are only appended: one when a
 // blob starts, one when it is done or skipped, none per byte count.
 //
-// Both modes end with a summary: the pulled names, the bytes transferred and
-// the time the pull took. Durations and rates come from the events' Time, so
-// the output depends only on the events. Write errors are ignored. Emit is
-// safe for concurrent use.
+// Both modes end with a line that says what happened: the names pulled with
+// the bytes transferred and the time the pull took, or that the local image
+// was used or is up to date, or the error. A retry prints Podman's
+// "Failed, retrying in ..." line. Every text printed is passed through
+// [Sanitize]: what a registry or an archive says cannot drive the terminal.
+// Durations and rates come from the events' Time. Write errors are
+// ignored. Emit is safe for concurrent use.
 type Terminal struct {
-	w   io.Writer
-	tty bool
+	w     io.Writer
+	tty   bool
+	width int
 
 	mu    sync.Mutex
 	start time.Time                  // time of the pull's first event
 	bytes int64                      // bytes transferred by done blobs
-	blobs map[digest.Digest]*blobRow // blobs of the current pull
-	area  []*blobRow                 // tty: the blob lines still redrawn
-	live  int                        // tty: lines of area on the screen
+	blobs map[digest.Digest]*blobRow // blobs of the current copy
+	bars  *barArea                   // tty: the bars being drawn, or nil
 }
 
 // blobRow is what the renderer knows about one blob.
@@ -60,16 +70,16 @@ type blobRow struct {
 	state   EventKind // BlobStarted (in progress), BlobDone or BlobSkipped
 }
 
-// NewTerminal returns a [Terminal] writing to w. The in-place mode is used
-// when w is an *os.File on a terminal and $TERM is not "dumb", or when
-// ForceTTY is set; at most one options value is used.
+// NewTerminal returns a [Terminal] writing to w. The bars are used when w
+// is an *os.File on a terminal and $TERM is not "dumb", or when ForceTTY is
+// set; at most one options value is used.
 func NewTerminal(w io.Writer, opts ...TerminalOptions) *Terminal {
 	var o TerminalOptions
 	if len(opts) > 0 {
 		o = opts[0]
 	}
 	tty := (o.ForceTTY || isTerminal(w)) && !o.ForcePlain
-	return &Terminal{w: w, tty: tty, blobs: map[digest.Digest]*blobRow{}}
+	return &Terminal{w: w, tty: tty, width: o.Width, blobs: map[digest.Digest]*blobRow{}}
 }
 
 // isTerminal reports whether w is a terminal that understands ANSI escapes.
@@ -86,43 +96,36 @@ func (t *Terminal) Emit(e Event) {
 		t.start = e.Time
 	}
 	if e.isBlob() {
-		t.emitBlob(e)
+		row := t.update(e)
+		if t.tty {
+			t.barsFor().update(row, e.Kind)
+		} else {
+			t.plainBlob(row, e.Kind)
+		}
 		return
 	}
 	lines := t.messageLines(e)
 	switch e.Kind {
-	case TryingCandidate: // a new copy: its blobs get new lines
+	case TryingCandidate, Retrying, ManifestWritten, Done, Failed:
+		// The copy's bars are final (or abandoned): draw them one last
+		// time, then print below them.
+		t.closeBars()
+	}
+	switch e.Kind {
+	case TryingCandidate, Retrying: // a new copy: its blobs get new lines
 		clear(t.blobs)
 	case Done, Failed:
 		t.reset()
 	}
-	if len(lines) == 0 {
-		return
-	}
-	if t.tty {
-		// A new candidate and the end of a copy or a pull freeze the blob
-		// lines; other messages print above them.
-		switch e.Kind {
-		case TryingCandidate, ManifestWritten, Done, Failed:
-			t.redraw(lines, true)
-		default:
-			t.redraw(lines, false)
-		}
-		return
-	}
 	t.print(lines)
 }
 
-// emitBlob renders a blob event: a redraw of the blob lines on a terminal,
-// a line on start, done or skipped otherwise.
-func (t *Terminal) emitBlob(e Event) {
-	row := t.update(e)
-	switch {
-	case t.tty:
-		t.redraw(nil, false)
-	case e.Kind == BlobStarted:
+// plainBlob prints the plain mode's line for a blob event, if it has one.
+func (t *Terminal) plainBlob(row *blobRow, kind EventKind) {
+	switch kind {
+	case BlobStarted:
 		t.print([]string{row.startedText()})
-	case e.Kind == BlobDone || e.Kind == BlobSkipped:
+	case BlobDone, BlobSkipped:
 		t.print([]string{row.text()})
 	}
 }
@@ -133,9 +136,6 @@ func (t *Terminal) update(e Event) *blobRow {
 	if !ok {
 		row = &blobRow{digest: e.Digest, total: -1, state: BlobStarted}
 		t.blobs[e.Digest] = row
-		if t.tty {
-			t.area = append(t.area, row)
-		}
 	}
 	if e.Kind == BlobStarted {
 		row.start = e.Time
@@ -162,69 +162,53 @@ func (t *Terminal) reset() {
 	clear(t.blobs)
 }
 
-// messageLines returns the lines of a non-blob event.
+// messageLines returns the lines of a non-blob event, sanitized.
 func (t *Terminal) messageLines(e Event) []string {
+	var line string
 	switch e.Kind {
 	case Resolving, PolicyDecision:
-		if e.Message != "" {
-			return []string{e.Message}
-		}
+		line = e.Message
 	case TryingCandidate:
-		return []string{"Trying to pull " + e.Ref + "..."}
+		line = "Trying to pull " + e.Ref + "..."
 	case Warning:
-		return []string{"WARNING: " + e.Message}
+		line = "WARNING: " + e.Message
+	case Retrying:
+		line = e.RetryText()
 	case ManifestWritten:
-		return []string{"Writing manifest to image destination"}
+		line = "Writing manifest to image destination"
 	case Done:
-		return []string{t.doneText(e)}
+		line = t.doneText(e)
 	case Failed:
-		return []string{"Pull failed after " + formatDuration(e.Time.Sub(t.start)) + ": " + e.errorText()}
+		line = "Error: " + e.errorText()
 	}
-	return nil
+	if line == "" {
+		return nil
+	}
+	return []string{Sanitize(line)}
 }
 
-// print writes lines in the plain mode.
+// print writes lines below everything written so far: above the bars while
+// they are drawn, else to the writer.
 func (t *Terminal) print(lines []string) {
+	if len(lines) == 0 {
+		return
+	}
 	var b strings.Builder
 	for _, l := range lines {
 		b.WriteString(l + "\n")
 	}
+	if t.bars != nil {
+		if t.bars.printAbove(b.String()) {
+			return
+		}
+		t.closeBars()
+	}
 	_, _ = io.WriteString(t.w, b.String())
 }
 
-// redraw updates the screen in the tty mode: it moves to the top of the
-// blob lines still being redrawn and erases them; with commit, writes them
-// one last time as permanent lines; writes lines; then writes the blob lines
-// again. Finished blobs at the top of the area leave it, so the area stays
-// small however many layers the image has.
-func (t *Terminal) redraw(lines []string, commit bool) {
-	var b strings.Builder
-	if t.live > 0 {
-		fmt.Fprintf(&b, "\x1b[%dF\x1b[J", t.live)
-	}
-	if commit {
-		writeRows(&b, t.area)
-		t.area = nil
-	}
-	for _, l := range lines {
-		b.WriteString(l + "\n")
-	}
-	writeRows(&b, t.area)
-	for len(t.area) > 0 && t.area[0].state != BlobStarted {
-		t.area = t.area[1:]
-	}
-	t.live = len(t.area)
-	_, _ = io.WriteString(t.w, b.String())
-}
-
-// writeRows writes the lines of rows.
-func writeRows(b *strings.Builder, rows []*blobRow) {
-	for _, r := range rows {
-		b.WriteString(r.text() + "\n")
-	}
-}
-
-// doneText is the summary line of a successful pull.
+// doneText is the last line of a successful pull. It tells what happened
+// (Event.Message is the engine's outcome: pulled, up-to-date, used-local,
+// local-fallback) and never claims a transfer that did not happen.
 func (t *Terminal) doneText(e Event) string {
 	what := strings.Join(e.ImageNames, ", ")
 	if what == "" {
@@ -233,7 +217,19 @@ func (t *Terminal) doneText(e Event) string {
 	if n := len(e.ImageIDs); n > 0 {
 		what += " (" + shortHex(e.ImageIDs[n-1]) + ")"
 	}
-	return "Pulled " + what + ": " + formatBytes(t.bytes) + " in " + formatDuration(e.Time.Sub(t.start))
+	took := formatDuration(e.Time.Sub(t.start))
+	switch e.Message {
+	case "used-local":
+		return "Using local image " + what
+	case "up-to-date":
+		return "Image " + what + " is up to date (checked in " + took + ")"
+	case "local-fallback":
+		return "Using local image " + what + ": the registry could not be checked"
+	}
+	if t.bytes == 0 {
+		return "Pulled " + what + " in " + took + ", nothing to download"
+	}
+	return "Pulled " + what + ": " + formatBytes(t.bytes) + " in " + took
 }
 
 // label is "Copying blob 0123456789ab" (or "config").
@@ -242,7 +238,7 @@ func (r *blobRow) label() string {
 	if r.config {
 		what = "config"
 	}
-	return "Copying " + what + " " + shortHex(r.digest.Encoded())
+	return "Copying " + what + " " + Sanitize(shortHex(r.digest.Encoded()))
 }
 
 // startedText is the plain mode's line for a blob that starts.
@@ -253,40 +249,52 @@ func (r *blobRow) startedText() string {
 	return r.label() + ": started (" + formatBytes(r.total) + ")"
 }
 
-// text is the blob's line in its current state.
+// text is the plain mode's line for the blob in its current state.
 func (r *blobRow) text() string {
-	switch r.state {
-	case BlobSkipped:
-		return r.label() + ": Already exists"
-	case BlobDone:
-		return r.label() + ": done, " + formatBytes(r.current) + r.timing(" in ")
-	}
-	if r.total <= 0 {
-		return r.label() + ": " + formatBytes(r.current) + r.timing("")
-	}
-	return r.label() + ": " + bar(r.current, r.total) + " " +
-		formatBytes(r.current) + " / " + formatBytes(r.total) + r.timing("")
+	return r.label() + ": " + r.status()
 }
 
-// timing is " in 1.2s (2.9 MiB/s)" (sep " in ") or " (2.9 MiB/s)" (sep ""),
-// or "" when the blob's start is unknown.
+// status is what is known of the blob's transfer: "Already exists",
+// "done, 3.0 MiB in 1.5s (2.0 MiB/s)", or "1.5 MiB / 3.0 MiB (2.0 MiB/s,
+// 1s left)".
+func (r *blobRow) status() string {
+	switch r.state {
+	case BlobSkipped:
+		return "Already exists"
+	case BlobDone:
+		return "done, " + formatBytes(r.current) + r.timing(" in ")
+	}
+	if r.total <= 0 {
+		return formatBytes(r.current) + r.timing("")
+	}
+	return formatBytes(r.current) + " / " + formatBytes(r.total) + r.timing("")
+}
+
+// timing is " in 1.2s (2.9 MiB/s)" (sep " in ") or " (2.9 MiB/s, 3s
+// left)" (sep ""), or "" when the blob's start is unknown.
 func (r *blobRow) timing(sep string) string {
 	elapsed := r.last.Sub(r.start)
 	if r.start.IsZero() || elapsed <= 0 {
 		return ""
 	}
-	rate := formatBytes(int64(float64(r.current)/elapsed.Seconds())) + "/s"
-	if sep == "" {
-		return " (" + rate + ")"
+	perSec := float64(r.current) / elapsed.Seconds()
+	rate := formatBytes(int64(perSec)) + "/s"
+	if sep != "" {
+		return sep + formatDuration(elapsed) + " (" + rate + ")"
 	}
-	return sep + formatDuration(elapsed) + " (" + rate + ")"
+	if r.total > r.current && perSec > 0 {
+		left := time.Duration(float64(r.total-r.current) / perSec * float64(time.Second))
+		return " (" + rate + ", " + formatETA(left) + " left)"
+	}
+	return " (" + rate + ")"
 }
 
-// bar draws a 20-cell progress bar.
-func bar(current, total int64) string {
-	const width = 20
-	n := int(min(max(current, 0), total) * width / total)
-	return "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "]"
+// formatETA rounds a remaining time to whole seconds: "3s", "1m20s".
+func formatETA(d time.Duration) string {
+	if d < time.Second {
+		return "<1s"
+	}
+	return d.Round(time.Second).String()
 }
 
 // shortHex is the first 12 characters of a hex digest or ID.
@@ -297,7 +305,7 @@ func shortHex(s string) string {
 // formatBytes formats n with binary units: "512 B", "3.5 MiB".
 func formatBytes(n int64) string {
 	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
+		return strconv.FormatInt(n, 10) + " B"
 	}
 	v := float64(n)
 	unit := ""

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -86,91 +88,148 @@ func TestTerminalPlainFailedAndMessages(t *testing.T) {
 	want := `Resolved "alpine" as an alias (x.conf)
 policy missing: not present locally, pulling
 Trying to pull docker.io/library/alpine:latest...
-Pull failed after 1.2s: manifest unknown
+Error: manifest unknown
 Trying to pull b...
-Pulled b: 0 B in 500ms
+Pulled b in 500ms, nothing to download
 `
 	if got := buf.String(); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
 
-// TestTerminalTTY replays the in-place output through a small ANSI
-// interpreter and checks the screen while blobs are in flight and at the end.
+// TestTerminalTTY replays the bars' output through a small ANSI
+// interpreter and checks the final screen: every blob once, in its final
+// state, the messages in order, every line within the width.
 func TestTerminalTTY(t *testing.T) {
 	var buf bytes.Buffer
-	term := NewTerminal(&buf, TerminalOptions{ForceTTY: true})
-	events := pullEvents()
-	for _, e := range events[:7] { // up to both layers' progress
+	term := NewTerminal(&buf, TerminalOptions{ForceTTY: true, Width: 60})
+	for _, e := range pullEvents() {
 		term.Emit(e)
 	}
-	wantMid := []string{
+	got := screen(t, buf.String())
+	checkWidth(t, got, 60)
+	checkLines(t, got, []string{
 		"Trying to pull docker.io/library/alpine:latest...",
-		"Copying blob bbbbbbbbbbbb: Already exists",
-		"Copying blob aaaaaaaaaaaa: [==========          ] 1.5 MiB / 3.0 MiB (2.0 MiB/s)",
-		"Copying blob dddddddddddd: 512.0 KiB (512.0 KiB/s)",
-	}
-	checkScreen(t, "in flight", buf.String(), wantMid)
-
-	term.Emit(events[7]) // the warning prints above the blob lines
-	checkScreen(t, "warning", buf.String(), []string{wantMid[0], wantMid[1], "WARNING: something odd", wantMid[2], wantMid[3]})
-
-	for _, e := range events[8:] {
-		term.Emit(e)
-	}
-	checkScreen(t, "end", buf.String(), []string{
-		"Trying to pull docker.io/library/alpine:latest...",
-		"Copying blob bbbbbbbbbbbb: Already exists",
-		"WARNING: something odd",
-		"Copying blob aaaaaaaaaaaa: done, 3.0 MiB in 1.5s (2.0 MiB/s)",
-		"Copying blob dddddddddddd: done, 1.0 MiB in 1s (1.0 MiB/s)",
-		"Copying config cccccccccccc: done, 151 B in 100ms (1.5 KiB/s)",
+		"Copying blob bbbbbbbbbbbb * Already exists",
+		"Copying blob aaaaaaaaaaaa * done, 3.0 MiB in 1.5s (2.0 MiB/s)",
+		"Copying blob dddddddddddd * done, 1.0 MiB in 1s (1.0 MiB/s)",
+		"Copying config cccccccccccc * done, 151 B in 100ms (1.5 KiB/s)",
 		"Writing manifest to image destination",
 		"Pulled docker.io/library/alpine:latest (ffffffffffff): 4.0 MiB in 2s",
-	})
+	}, "WARNING: something odd")
 	if !strings.Contains(buf.String(), "\x1b[") {
 		t.Error("no ANSI escapes in TTY mode")
 	}
 }
 
-// TestTerminalTTYFailedMidTransfer: a failure freezes the blob lines as
-// they are and prints below them.
+// checkWidth fails for a bar line wider than width columns. (Message lines
+// are printed whole, above the bars: the terminal may wrap them, which does
+// not disturb the bars' redraw.)
+func checkWidth(t *testing.T, lines []string, width int) {
+	t.Helper()
+	for _, l := range lines {
+		if n := utf8.RuneCountInString(l); n > width && strings.HasPrefix(l, "Copying ") {
+			t.Errorf("line of %d columns, over %d: %q", n, width, l)
+		}
+	}
+}
+
+// checkLines checks that the screen is want in order, with extra (lines
+// whose place depends on timing) somewhere. In want, " * " stands for a
+// bar (or no bar, when the line is too narrow for one), and the text after
+// it may be cut short with "…"; every other line must match exactly.
+func checkLines(t *testing.T, got, want []string, extra ...string) {
+	t.Helper()
+	var rest []string
+	for _, l := range got {
+		if slices.Contains(extra, l) {
+			extra = slices.DeleteFunc(extra, func(e string) bool { return e == l })
+			continue
+		}
+		rest = append(rest, l)
+	}
+	if len(extra) > 0 {
+		t.Errorf("lines %q not on the screen:\n%s", extra, strings.Join(got, "\n"))
+	}
+	ok := len(rest) == len(want)
+	for i := 0; ok && i < len(want); i++ {
+		ok = lineMatches(rest[i], want[i])
+	}
+	if !ok {
+		t.Errorf("screen\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+var barPart = regexp.MustCompile(`^ *(\[[=>\- ]*\] *)?`)
+
+func lineMatches(got, want string) bool {
+	before, after, isBar := strings.Cut(want, " * ")
+	if !isBar {
+		return got == want
+	}
+	mid, ok := strings.CutPrefix(got, before)
+	if !ok {
+		return false
+	}
+	mid = barPart.ReplaceAllString(mid, "")
+	if cut, ok := strings.CutSuffix(mid, "…"); ok { // cut to the width
+		return strings.HasPrefix(after, cut)
+	}
+	return mid == after
+}
+
+// A failure leaves an unfinished bar where it stopped and prints the error
+// below it; the next candidate's bars start below that.
 func TestTerminalTTYFailedMidTransfer(t *testing.T) {
 	var buf bytes.Buffer
-	term := NewTerminal(&buf, TerminalOptions{ForceTTY: true})
+	term := NewTerminal(&buf, TerminalOptions{ForceTTY: true, Width: 100})
 	term.Emit(Event{Kind: BlobStarted, Digest: layerDigest, Total: 100, Time: at(0)})
 	term.Emit(Event{Kind: BlobProgress, Digest: layerDigest, Current: 50, Total: 100, Time: at(1000)})
 	term.Emit(Event{Kind: Failed, Err: errors.New("connection reset"), Time: at(2000)})
 	term.Emit(Event{Kind: TryingCandidate, Ref: "next", Time: at(3000)})
-	checkScreen(t, "failed", buf.String(), []string{
-		"Copying blob aaaaaaaaaaaa: [==========          ] 50 B / 100 B (50 B/s)",
-		"Pull failed after 2s: connection reset",
+	term.Emit(Event{Kind: BlobStarted, Digest: layerDigest, Total: 100, Time: at(3000)})
+	term.Emit(Event{Kind: BlobDone, Digest: layerDigest, Current: 100, Total: 100, Time: at(4000)})
+	term.Emit(Event{Kind: Done, Ref: "next", Message: "pulled", Time: at(4000)})
+	got := screen(t, buf.String())
+	checkWidth(t, got, 100)
+	checkLines(t, got, []string{
+		"Copying blob aaaaaaaaaaaa * 50 B / 100 B (50 B/s, 1s left)",
+		"Error: connection reset",
 		"Trying to pull next...",
+		"Copying blob aaaaaaaaaaaa * done, 100 B in 1s (100 B/s)",
+		"Pulled next: 100 B in 1s",
 	})
 }
 
-// TestTerminalTTYNextCandidate: a blob the first candidate left unfinished
-// gets a new line when the next candidate copies it again.
-func TestTerminalTTYNextCandidate(t *testing.T) {
-	var buf bytes.Buffer
-	term := NewTerminal(&buf, TerminalOptions{ForceTTY: true})
-	term.Emit(Event{Kind: TryingCandidate, Ref: "one", Time: at(0)})
-	term.Emit(Event{Kind: BlobStarted, Digest: layerDigest, Total: 100, Time: at(0)})
-	term.Emit(Event{Kind: TryingCandidate, Ref: "two", Time: at(1000)})
-	term.Emit(Event{Kind: BlobStarted, Digest: layerDigest, Total: 100, Time: at(1000)})
-	term.Emit(Event{Kind: BlobDone, Digest: layerDigest, Current: 100, Total: 100, Time: at(2000)})
-	checkScreen(t, "second candidate", buf.String(), []string{
-		"Trying to pull one...",
-		"Copying blob aaaaaaaaaaaa: [                    ] 0 B / 100 B",
-		"Trying to pull two...",
-		"Copying blob aaaaaaaaaaaa: done, 100 B in 1s (100 B/s)",
-	})
+// Text from the outside (a registry's error, an image name) cannot drive
+// the terminal: control characters are dropped in both modes.
+func TestTerminalStripsControlCharacters(t *testing.T) {
+	hostile := "bad\x1b]0;owned\x07\x1b[2J\x1b[1A\rgone\bx\u009b31m\nnext"
+	for _, tty := range []bool{false, true} {
+		var buf bytes.Buffer
+		term := NewTerminal(&buf, TerminalOptions{ForceTTY: tty, ForcePlain: !tty, Width: 200})
+		term.Emit(Event{Kind: TryingCandidate, Ref: "evil\x1b[2J", Time: at(0)})
+		term.Emit(Event{Kind: BlobStarted, Digest: layerDigest, Total: 100, Time: at(0)})
+		term.Emit(Event{Kind: Warning, Message: hostile, Time: at(10)})
+		term.Emit(Event{Kind: Retrying, Message: hostile, Attempt: 1, MaxAttempts: 3, Delay: time.Second, Time: at(20)})
+		term.Emit(Event{Kind: Failed, Err: errors.New(hostile), Time: at(30)})
+		out := ansi.ReplaceAllString(buf.String(), "") // the renderer's own escapes
+		for _, c := range []string{"\x1b", "\x07", "\r", "\b", "\u009b"} {
+			if strings.Contains(out, c) {
+				t.Errorf("tty=%t: %q reached the output: %q", tty, c, out)
+			}
+		}
+		if !strings.Contains(out, "WARNING: bad]0;owned[2J[1Agonex31m next") {
+			t.Errorf("tty=%t: the text itself should survive, without its controls: %q", tty, out)
+		}
+	}
 }
 
 var ansi = regexp.MustCompile(`\x1b\[(\d*)([A-Za-z])`)
 
-// screen interprets the subset of ANSI the renderer uses: ESC[nF (cursor
-// up n lines, to column 0) and ESC[J (erase to the end of the screen).
+// screen interprets the subset of ANSI the renderer uses: ESC[nA (cursor
+// up n lines; the renderer issues it at the start of a line) and ESC[J
+// (erase to the end of the screen).
 func screen(t *testing.T, out string) []string {
 	t.Helper()
 	var lines []string
@@ -198,7 +257,7 @@ func screen(t *testing.T, out string) []string {
 		write(out[:loc[0]])
 		n, _ := strconv.Atoi(out[loc[2]:loc[3]])
 		switch out[loc[4]:loc[5]] {
-		case "F":
+		case "A":
 			row -= n
 		case "J":
 			lines = lines[:min(row, len(lines))]
