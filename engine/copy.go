@@ -67,7 +67,7 @@ func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, rep *progress.Re
 	defer func() { _ = pc.Destroy() }()
 	var resolved types.ImageReference
 	events, stop := rep.CopyProgress(describeRef(src))
-	out, err := copy.Image(ctx, pc, dest, src, &copy.Options{
+	out, err := copy.Image(ctx, pc, dest, e.wrapSource(sys, rep, src), &copy.Options{
 		SourceCtx:               &sys.SystemContext,
 		DestinationCtx:          &sys.SystemContext,
 		ReportResolvedReference: &resolved,

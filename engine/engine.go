@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/blobresume"
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
@@ -61,6 +62,14 @@ type Options struct {
 	// default (6).
 	MaxParallelDownloads uint
 
+	// Resume configures the keeping and resuming of interrupted blob
+	// downloads and the stall watchdog; the zero value is on, with the
+	// defaults of ResumeOptions.
+	Resume ResumeOptions
+	// Limits bound the images a pull accepts (layer count, uncompressed
+	// sizes); the zero value sets no limit.
+	Limits Limits
+
 	// Logger receives the engine's own logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -74,12 +83,16 @@ type Engine struct {
 	config    *configWatch        // containers.conf and policy.json, re-read on change
 	log       *slog.Logger
 	flights   flights // shared concurrent transfers
+	resume    resumeConf
+	limits    Limits
+	tmpDir    string           // the engine's private big-files directory
+	tmpLock   *blobresume.Lock // held while tmpDir is in use
 }
 
 // New opens the store (unless Options.Store is given) and reads the host
 // configuration once.
 func New(opts Options) (*Engine, error) {
-	e := &Engine{log: opts.Logger}
+	e := &Engine{log: opts.Logger, limits: opts.Limits}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -117,6 +130,12 @@ func New(opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("creating %s: %w", dir, pullerrors.Wrap(pullerrors.Storage, err))
 		}
 	}
+	if dir, err := e.setupTmpDir(e.sys.BigFilesTemporaryDir); err != nil {
+		e.log.Warn("no private temporary directory; leftovers of a killed pull will stay", "dir", e.sys.BigFilesTemporaryDir, "err", err)
+	} else {
+		e.sys.BigFilesTemporaryDir = dir
+	}
+	e.setupResume(opts.Resume)
 	return e, nil
 }
 
@@ -198,9 +217,10 @@ func openStore(opts Options) (storage.Store, error) {
 // Store returns the store the engine pulls into.
 func (e *Engine) Store() storage.Store { return e.store }
 
-// Close shuts the store down if the engine opened it. A store passed in
-// Options.Store stays open.
+// Close removes the engine's temporary files and shuts the store down if
+// the engine opened it. A store passed in Options.Store stays open.
 func (e *Engine) Close() error {
+	e.closeTmpDir()
 	if !e.ownsStore {
 		return nil
 	}

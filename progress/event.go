@@ -67,6 +67,16 @@ const (
 	Done
 	// Failed: the pull failed; Err, ErrorKind and ErrorStatus describe why.
 	Failed
+	// BlobResumed: the transfer of blob Event.Digest continues from the
+	// Current bytes an earlier attempt (or process) kept; only the rest is
+	// fetched. Total is the blob's size. It comes before the blob's
+	// BlobStarted or after it. Message says "resumed at N bytes".
+	BlobResumed
+	// BlobReconnected: the connection of blob Event.Digest broke or
+	// stalled and a new one continues at Current bytes; or the registry
+	// ignored the range asked and sent again the Discarded bytes before
+	// Current, which were thrown away. Message says which.
+	BlobReconnected
 )
 
 var kindNames = [...]string{
@@ -82,6 +92,8 @@ var kindNames = [...]string{
 	Warning:         "warning",
 	Done:            "done",
 	Failed:          "failed",
+	BlobResumed:     "blob-resumed",
+	BlobReconnected: "blob-reconnected",
 }
 
 // String returns the kind's stable lowercase name, such as "blob-done", or
@@ -122,6 +134,9 @@ type Event struct {
 	Current int64
 	// Total is the blob's size in bytes, or -1 when it is unknown.
 	Total int64
+	// Discarded is the number of bytes fetched again and thrown away
+	// (BlobReconnected, when a registry ignores a range).
+	Discarded int64
 
 	// Message is human-readable text: the warning, the policy decision,
 	// the short-name resolution.

@@ -54,3 +54,20 @@ func unlock(f *os.File) {
 	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	_ = f.Close()
 }
+
+// Lock is an exclusive flock(2) on a file, for users outside the package
+// (an engine's private temporary directory).
+type Lock struct{ f *os.File }
+
+// LockPath locks path (creating the file), without waiting: ErrBusy when
+// someone holds it.
+func LockPath(path string) (*Lock, error) {
+	f, err := lockFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Lock{f: f}, nil
+}
+
+// Unlock releases the lock.
+func (l *Lock) Unlock() { unlock(l.f) }
