@@ -158,4 +158,3 @@ func (e *Engine) closeTmpDir() {
 	e.tmpLock.Unlock()
 	e.tmpLock = nil
 }
-
