@@ -85,7 +85,7 @@ func (b *resumingBlob) Read(out []byte) (int, error) {
 		}
 		if b.body == nil {
 			if err := b.connect(); err != nil {
-				if b.retryable(err) {
+				if err = b.stallError(err); b.retryable(err) {
 					continue
 				}
 				return 0, b.fail(err)
@@ -97,6 +97,7 @@ func (b *resumingBlob) Read(out []byte) (int, error) {
 				return 0, b.fail(oversizeError(b.info.Digest, "the registry sent more bytes than the declared size"))
 			}
 			b.dropBody()
+			err = b.stallError(err)
 			if n == 0 && !b.retryable(err) {
 				return 0, b.fail(err)
 			}
@@ -122,6 +123,7 @@ func (b *resumingBlob) retryable(err error) bool {
 	if b.fails > maxReconnects {
 		return false
 	}
+	b.stalled.Store(false)
 	t := time.NewTimer(time.Duration(b.fails-1) * 100 * time.Millisecond)
 	defer t.Stop()
 	select {
@@ -130,6 +132,16 @@ func (b *resumingBlob) retryable(err error) bool {
 		return false
 	}
 	return true
+}
+
+// stallError replaces the cancellation the watchdog caused with what it
+// means: the registry sent nothing for the stall timeout (a Timeout, which
+// a retry may cure). Any other error is returned as is.
+func (b *resumingBlob) stallError(err error) error {
+	if !b.stalled.Load() || b.ctx.Err() != nil {
+		return err
+	}
+	return pullerrors.Errorf(pullerrors.Timeout, "blob %s: the registry sent nothing for %s", b.info.Digest, b.src.ref.e.resume.stall)
 }
 
 // readBody reads the next network bytes into out (discarding a prefix the
@@ -205,12 +217,20 @@ func noEOF(err error, short bool) error {
 func (b *resumingBlob) connect() error {
 	off := b.p.Offset()
 	ctx, cancel := context.WithCancel(b.ctx)
+	stall := b.src.ref.e.resume.stall
+	b.stalled.Store(false)
+	if stall > 0 { // a registry that never answers is a stall too
+		b.dog = time.AfterFunc(stall, func() { b.stalled.Store(true); cancel() })
+	}
 	var body io.ReadCloser
 	var err error
 	if off == 0 {
 		body, err = b.whole(ctx, 0)
 	} else {
 		body, err = b.ranged(ctx, off)
+	}
+	if b.dog != nil {
+		b.dog.Stop()
 	}
 	if err != nil {
 		cancel()
@@ -222,11 +242,6 @@ func (b *resumingBlob) connect() error {
 	}
 	b.connected = true
 	b.body, b.cancel = body, cancel
-	b.stalled.Store(false)
-	if stall := b.src.ref.e.resume.stall; stall > 0 {
-		b.dog = time.AfterFunc(stall, func() { b.stalled.Store(true); cancel() })
-		b.dog.Stop()
-	}
 	return nil
 }
 

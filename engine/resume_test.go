@@ -419,3 +419,22 @@ func TestResumeTwoEnginesOneBlob(t *testing.T) {
 		t.Errorf("partials left: %v", p)
 	}
 }
+
+// A registry that never sends a byte of a layer makes the pull fail as a
+// Timeout (not a hang, not a cancellation) after a bounded number of
+// reconnections.
+func TestResumeStallForever(t *testing.T) {
+	ri := newResumeImage(t, 1<<20)
+	reg := enginetest.NewRegistry(t, enginetest.StallAt(enginetest.Blob(ri.layer), -1, 0))
+	reg.PushImage(t, "team/dead:v1", ri.img)
+	e := newEngine(t, enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg), enginetest.WithEngineOptions(func(o *engine.Options) {
+		o.Resume.StallTimeout = 100 * time.Millisecond
+	})))
+	_, err := e.Pull(context.Background(), reg.Host+"/team/dead:v1", policy.Always, &engine.PullOptions{MaxRetries: ptr(0)})
+	if k := pullerrors.Classify(err); k != pullerrors.Timeout {
+		t.Fatalf("kind %v, want Timeout: %v", k, err)
+	}
+	if n := blobGets(reg, ri.layer); n != 6 {
+		t.Errorf("layer GETs = %d, want 6 (one and five reconnections)", n)
+	}
+}

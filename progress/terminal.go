@@ -173,6 +173,8 @@ func (t *Terminal) messageLines(e Event) []string {
 		return []string{"Trying to pull " + e.Ref + "..."}
 	case Warning:
 		return []string{"WARNING: " + e.Message}
+	case BlobResumed, BlobReconnected:
+		return []string{"Blob " + shortHex(e.Digest.Encoded()) + ": " + e.Message}
 	case ManifestWritten:
 		return []string{"Writing manifest to image destination"}
 	case Done:
