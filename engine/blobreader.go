@@ -39,6 +39,9 @@ type resumingBlob struct {
 	skip    int64 // bytes of body to discard (a 200 to a ranged request)
 	skipAt  int64 // where the discarded bytes end
 
+	short     io.ReadCloser // the body of a blob shorter than declared
+	shortSize int64
+
 	connected bool // a connection was made for this blob
 	fails     int  // connections in a row that brought no byte
 	err       error
@@ -56,7 +59,13 @@ func (s *wrappedSource) resumable(ctx context.Context, info types.BlobInfo, cach
 	// Connect now, before the prefix is replayed: the registry starts
 	// sending the rest at once, however large the prefix.
 	if p.Offset() < p.Size() {
-		if err := b.connect(); err != nil {
+		if err := b.connect(); errors.Is(err, errShortBody) {
+			// Declared bigger than the registry's blob: nothing to
+			// resume against; the digest check decides.
+			p.Discard()
+			b.p = nil
+			return sized(b.short, info), b.shortSize, nil
+		} else if err != nil {
 			return nil, 0, b.fail(err)
 		}
 	}
@@ -232,6 +241,10 @@ func (b *resumingBlob) connect() error {
 	if b.dog != nil {
 		b.dog.Stop()
 	}
+	if errors.Is(err, errShortBody) {
+		b.short = cancelOnClose{b.short, cancel}
+		return err
+	}
 	if err != nil {
 		cancel()
 		return err
@@ -256,9 +269,33 @@ func (b *resumingBlob) whole(ctx context.Context, skip int64) (io.ReadCloser, er
 		rc.Close()
 		return nil, err
 	}
+	if size >= 0 && size < b.info.Size {
+		if b.connected || skip > 0 {
+			rc.Close()
+			return nil, pullerrors.Errorf(pullerrors.Integrity, "blob %s: the registry now has %d bytes, declared %d", b.info.Digest, size, b.info.Size)
+		}
+		b.short, b.shortSize = rc, size
+		return nil, errShortBody
+	}
 	b.skip, b.skipAt = skip, skip
 	return rc, nil
 }
+
+// cancelOnClose ends a body's request context when the body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// errShortBody: the registry announced fewer bytes than declared on the
+// first connection; the body is in resumingBlob.short.
+var errShortBody = errors.New("blob shorter than declared")
 
 // ranged asks for the bytes from off with a closed range; a registry that
 // answers 200 is read from the start with the prefix discarded, and one

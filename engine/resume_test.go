@@ -438,3 +438,36 @@ func TestResumeStallForever(t *testing.T) {
 		t.Errorf("layer GETs = %d, want 6 (one and five reconnections)", n)
 	}
 }
+
+// A manifest that declares a big layer larger than the registry's blob is
+// pulled (the digest names the content, as containers/image accepts), on
+// the resumable path too; nothing is kept.
+func TestResumeDeclaredLargerThanBlob(t *testing.T) {
+	ri := newResumeImage(t, 1<<20)
+	reg := enginetest.NewRegistry(t)
+	reg.PushImage(t, "team/liar:v1", ri.img)
+	raw, err := ri.img.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, _ := ri.img.MediaType()
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["layers"].([]any)[0].(map[string]any)["size"] = ri.layerSize + 4096
+	liar, _ := json.Marshal(m)
+	putManifest(t, reg, "team/liar", "big", string(mt), liar)
+	opts := enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg))
+	e := newEngine(t, opts)
+	res, err := e.Pull(context.Background(), reg.Host+"/team/liar:big", policy.Always, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Images[0].ID != enginetest.ID(t, ri.img) {
+		t.Errorf("stored %s, want %s", res.Images[0].ID, enginetest.ID(t, ri.img))
+	}
+	if p := partials(t, opts); len(p) != 0 {
+		t.Errorf("partials kept: %v", p)
+	}
+}

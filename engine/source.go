@@ -162,16 +162,23 @@ func (s *wrappedSource) open(ctx context.Context, info types.BlobInfo, cache typ
 		rc.Close()
 		return nil, 0, err
 	}
-	if info.Size < 0 {
-		return rc, size, nil
-	}
-	return &sizedBlob{ReadCloser: rc, d: info.Digest, left: info.Size}, info.Size, nil
+	return sized(rc, info), size, nil
 }
 
-// checkAnnouncedSize refuses a body announced longer or shorter than the
-// blob's declared size, before reading it.
+// sized bounds rc by the blob's declared size, if known.
+func sized(rc io.ReadCloser, info types.BlobInfo) io.ReadCloser {
+	if info.Size < 0 {
+		return rc
+	}
+	return &sizedBlob{ReadCloser: rc, d: info.Digest, left: info.Size}
+}
+
+// checkAnnouncedSize refuses a body announced longer than the blob's
+// declared size, before reading it. A shorter one is read: the digest
+// check decides (a manifest may declare a wrong size for the content its
+// digest names; containers/image accepts that).
 func checkAnnouncedSize(info types.BlobInfo, announced int64) error {
-	if info.Size >= 0 && announced >= 0 && announced != info.Size {
+	if info.Size >= 0 && announced > info.Size {
 		return oversizeError(info.Digest, fmt.Sprintf("the registry announced %d bytes for a blob declared as %d", announced, info.Size))
 	}
 	return nil
@@ -208,10 +215,7 @@ func (b *sizedBlob) Read(p []byte) (int, error) {
 	}
 	n, err := b.ReadCloser.Read(p)
 	b.left -= int64(n)
-	if err == io.EOF && b.left > 0 {
-		err = io.ErrUnexpectedEOF
-	}
-	if err == io.EOF {
+	if err == io.EOF && b.left == 0 {
 		err = nil // the check for extra bytes comes with the next Read
 	}
 	return n, err
