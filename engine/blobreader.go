@@ -50,7 +50,7 @@ type resumingBlob struct {
 // resumable opens the stream of a blob whose partial p is locked.
 func (s *wrappedSource) resumable(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache, p *blobresume.Partial) (io.ReadCloser, int64, error) {
 	b := &resumingBlob{ctx: ctx, src: s, info: info, cache: cache, p: p,
-		replay: p.Prefix(p.Offset()), left: p.Offset()}
+		replay: p.Prefix(), left: p.Offset()}
 	if p.Offset() > 0 {
 		s.ref.rep.Emit(progress.Event{Kind: progress.BlobResumed, Digest: info.Digest, Current: p.Offset(), Total: info.Size,
 			Message: fmt.Sprintf("resumed at %d bytes", p.Offset())})
@@ -77,6 +77,18 @@ func (b *resumingBlob) Read(out []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
+	n, err := b.read(out)
+	if err == nil && b.p != nil && b.left == 0 && b.p.Offset() == b.p.Size() {
+		// Complete: check the digest (of a resumed blob) before its last
+		// bytes are handed on, so a bad partial never reaches the store.
+		if ferr := b.finish(); ferr != io.EOF {
+			return 0, ferr
+		}
+	}
+	return n, err
+}
+
+func (b *resumingBlob) read(out []byte) (int, error) {
 	if b.left > 0 {
 		if int64(len(out)) > b.left {
 			out = out[:b.left]
@@ -352,10 +364,24 @@ func (b *resumingBlob) finish() error {
 	b.p = nil
 	if err := p.Complete(); err != nil {
 		b.err = pullerrors.Errorf(pullerrors.Integrity, "blob %s does not match its digest: %w", b.info.Digest, err)
+		b.discarded(p, b.err)
 		return b.err
 	}
 	b.err = io.EOF
 	return io.EOF
+}
+
+// discarded tells that the partial p, resumed, was found bad and removed:
+// a BlobResumed at 0 (the blob starts over), and the copy's error becomes
+// an Integrity one (retried: the next attempt fetches the blob whole).
+func (b *resumingBlob) discarded(p *blobresume.Partial, why error) {
+	if p.Resumed() == 0 {
+		return
+	}
+	b.src.ref.suspect.Store(true)
+	b.src.ref.e.log.WarnContext(b.ctx, "a partial download was bad and is discarded", "digest", b.info.Digest, "err", why)
+	b.src.ref.rep.Emit(progress.Event{Kind: progress.BlobResumed, Digest: b.info.Digest, Current: 0, Total: b.info.Size,
+		Message: "partial download discarded; starting over"})
 }
 
 // fail ends the stream with err; the partial is kept for a later attempt,
@@ -365,6 +391,7 @@ func (b *resumingBlob) fail(err error) error {
 	if b.p != nil {
 		if errors.Is(err, blobresume.ErrOversize) || pullerrors.Classify(err) == pullerrors.Integrity {
 			b.p.Discard()
+			b.discarded(b.p, err)
 		} else if cerr := b.p.Close(); cerr != nil {
 			b.src.ref.e.log.WarnContext(b.ctx, "cannot keep a partial download", "digest", b.info.Digest, "err", cerr)
 		}
@@ -374,10 +401,22 @@ func (b *resumingBlob) fail(err error) error {
 	return err
 }
 
-// Close ends the stream early (or after EOF); what arrived is kept.
+// Close ends the stream early (or after EOF); what arrived is kept, unless
+// the consumer gave up while the kept prefix was being replayed: then the
+// prefix is what it could not use (a damaged partial, say a gzip error) and
+// it is discarded, so that the next attempt does not fail the same way.
 func (b *resumingBlob) Close() error {
-	if b.err == nil {
-		b.fail(errors.New("blob stream closed"))
+	if b.err != nil {
+		return nil
 	}
+	if b.left > 0 && b.ctx.Err() == nil && b.p != nil {
+		b.dropBody()
+		b.p.Discard()
+		b.discarded(b.p, errors.New("the consumer stopped while the kept bytes were replayed"))
+		b.p = nil
+		b.err = errors.New("blob stream closed")
+		return nil
+	}
+	b.fail(errors.New("blob stream closed"))
 	return nil
 }

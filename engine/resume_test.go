@@ -471,3 +471,49 @@ func TestResumeDeclaredLargerThanBlob(t *testing.T) {
 		t.Errorf("partials kept: %v", p)
 	}
 }
+
+// A partial whose bytes were damaged on disk fails the digest check when
+// resumed; it is removed, and the pull's retry fetches the blob whole and
+// succeeds (nothing counted as resumed).
+func TestResumeCorruptPartial(t *testing.T) {
+	ri := newResumeImage(t, 2<<20)
+	var a armed
+	var wasCut atomic.Bool
+	reg := enginetest.NewRegistry(t,
+		enginetest.FailWith(enginetest.And(a.blob(ri.layer), func(*http.Request) bool { return wasCut.Load() }), -1, 503, "UNAVAILABLE", "down"),
+		enginetest.CutAt(enginetest.And(a.blob(ri.layer), func(*http.Request) bool { wasCut.Store(true); return true }), 1, 1<<20))
+	reg.PushImage(t, "team/rot:v1", ri.img)
+	opts := enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg))
+	e := newEngine(t, opts)
+	name := reg.Host + "/team/rot:v1"
+	a.on.Store(true)
+	if _, err := e.Pull(context.Background(), name, policy.Always, &engine.PullOptions{MaxRetries: ptr(0)}); err == nil {
+		t.Fatal("the cut pull succeeded")
+	}
+	a.on.Store(false)
+	p := partials(t, opts)
+	if len(p) != 1 {
+		t.Fatalf("partials: %v", p)
+	}
+	f, err := os.OpenFile(p[0], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("rot"), 1000); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	res, err := e.Pull(context.Background(), name, policy.Always, &engine.PullOptions{MaxRetries: ptr(1), RetryDelay: time.Millisecond})
+	if err != nil {
+		t.Fatalf("the pull after the damage: %v", err)
+	}
+	if res.Images[0].ID != enginetest.ID(t, ri.img) {
+		t.Errorf("pulled %s", res.Images[0].ID)
+	}
+	if res.Transfer.BytesResumed != 0 {
+		t.Errorf("BytesResumed = %d after a failed resume, want 0", res.Transfer.BytesResumed)
+	}
+	if left := partials(t, opts); len(left) != 0 {
+		t.Errorf("partials left: %v", left)
+	}
+}

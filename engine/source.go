@@ -83,6 +83,19 @@ type wrappedRef struct {
 	sys      *sysContext
 	rep      *progress.Reporter
 	registry bool
+	// suspect: a partial this copy resumed was found bad and discarded;
+	// the copy's failure is then an Integrity one (see copyOnce).
+	suspect atomic.Bool
+}
+
+// copyError classifies the failure of a copy that read from ref: when a
+// partial it resumed was bad, the failure (whatever the consumer called
+// it, e.g. a gzip error) is Integrity, and retried without that partial.
+func copyError(ref types.ImageReference, err error) error {
+	if w, ok := ref.(*wrappedRef); ok && w.suspect.Load() && pullerrors.Classify(err) != pullerrors.Integrity {
+		return pullerrors.Wrap(pullerrors.Integrity, err)
+	}
+	return err
 }
 
 // NewImageSource opens the real source and wraps it.

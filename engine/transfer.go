@@ -38,9 +38,9 @@ type transferCounter struct {
 	next progress.Sink
 	mu   sync.Mutex
 	t    Transfer
-	// resumed is the offset each blob in transfer resumed at, counted as
-	// BytesResumed when the blob completes (an attempt that fails and
-	// resumes again must not count it twice).
+	// resumed is the offset each blob's transfer resumed at (its last
+	// BlobResumed: one at 0 says a bad partial was dropped), counted as
+	// BytesResumed when the blob is done.
 	resumed map[digest.Digest]int64
 }
 

@@ -69,8 +69,10 @@ const (
 	Failed
 	// BlobResumed: the transfer of blob Event.Digest continues from the
 	// Current bytes an earlier attempt (or process) kept; only the rest is
-	// fetched. Total is the blob's size. It comes before the blob's
-	// BlobStarted or after it. Message says "resumed at N bytes".
+	// fetched. Total is the blob's size; Message says "resumed at N
+	// bytes". It may come just before or after the blob's BlobStarted. A
+	// BlobResumed with Current 0 says the kept bytes proved bad and were
+	// dropped: the blob starts over.
 	BlobResumed
 	// BlobReconnected: the connection of blob Event.Digest broke or
 	// stalled and a new one continues at Current bytes; or the registry

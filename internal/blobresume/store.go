@@ -6,18 +6,25 @@
 // each other:
 //
 //	<hex>.data   the bytes received, from the blob's first byte on
-//	<hex>.state  JSON: digest, size, offset, and the SHA-256 state after
-//	             offset bytes (crypto/sha256 digests marshal their state)
+//	<hex>.state  JSON: digest, size, offset, and (when known) the SHA-256
+//	             state after offset bytes (crypto/sha256 digests marshal
+//	             their state)
 //	<hex>.lock   flock(2) target: one user of a partial at a time, across
 //	             processes
 //
 // The state is written (atomically, by rename) at intervals while bytes
 // arrive and when a download stops, and always describes a prefix of the
-// data file, so a SIGKILL loses at most one interval. Resuming never
-// re-reads the data file to rebuild the hash: the saved state continues
-// where it stopped. The final digest check proves the whole blob; a partial
-// that fails it is removed (a power loss can leave the state ahead of
-// unsynced data: the check catches it).
+// data file, so a SIGKILL loses at most one interval.
+//
+// Hashing costs CPU on every download, and the consumer of a blob (here
+// containers/image) verifies its digest anyway, so a first download is not
+// hashed: its state holds the offset only. A resumed download is: its
+// prefix is hashed while it is replayed to the consumer (a read that
+// happens anyway, after the request for the rest has gone out), then the
+// new bytes; from then on the saved state carries the hash, and a later
+// resume of it replays without hashing again. Complete checks the digest
+// of a resumed blob before its last byte is handed on; a partial that fails
+// (a power loss can leave the state ahead of unsynced data) is removed.
 package blobresume
 
 import (
@@ -75,7 +82,7 @@ type state struct {
 	Digest digest.Digest `json:"digest"`
 	Size   int64         `json:"size"`
 	Offset int64         `json:"offset"`
-	Hash   []byte        `json:"hash"`
+	Hash   []byte        `json:"hash,omitempty"`
 }
 
 func (s *Store) path(d digest.Digest, ext string) string {
@@ -92,7 +99,8 @@ type Partial struct {
 	lock   *os.File
 	data   *os.File
 	h      hash.Hash
-	off    int64 // bytes on disk and hashed
+	hashed bool  // h covers the bytes [0, off)
+	off    int64 // bytes on disk
 	saved  int64 // offset of the last saved state
 	synced int64 // offset of the last fsync
 	resume int64 // offset found by Open
@@ -128,6 +136,7 @@ func (p *Partial) load() error {
 	off := p.restore()
 	if off == 0 {
 		p.h.Reset()
+		p.hashed = false
 	}
 	// Bytes past the saved state were never hashed: drop them.
 	if err := data.Truncate(off); err != nil {
@@ -153,8 +162,11 @@ func (p *Partial) restore() int64 {
 	if err != nil || fi.Size() < st.Offset {
 		return 0
 	}
-	if p.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.Hash) != nil {
-		return 0
+	if st.Hash != nil {
+		if p.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.Hash) != nil {
+			return 0
+		}
+		p.hashed = true
 	}
 	return st.Offset
 }
@@ -169,9 +181,39 @@ func (p *Partial) Offset() int64 { return p.off }
 // Size is the blob's declared size.
 func (p *Partial) Size() int64 { return p.size }
 
-// Prefix reads the first n bytes on disk (n ≤ Offset), to replay them to
-// whoever consumes the blob from its start.
-func (p *Partial) Prefix(n int64) io.Reader { return io.NewSectionReader(p.data, 0, n) }
+// Prefix reads the bytes on disk (Offset of them), to replay them to
+// whoever consumes the blob from its start. When the saved state had no
+// hash, the replay hashes them: once it has been read to its end, the new
+// bytes are hashed too and Complete can check the digest. Read it whole
+// before the first Write.
+func (p *Partial) Prefix() io.Reader {
+	r := io.NewSectionReader(p.data, 0, p.off)
+	if p.hashed || p.off == 0 {
+		return r
+	}
+	return &catchUp{p: p, r: r}
+}
+
+// catchUp hashes the prefix while it is replayed.
+type catchUp struct {
+	p    *Partial
+	r    io.Reader
+	read int64
+}
+
+func (c *catchUp) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.p.h.Write(b[:n])
+	c.read += int64(n)
+	if c.read == c.p.off {
+		c.p.hashed = true
+	}
+	return n, err
+}
+
+// Verified reports whether Complete will check the digest: the partial was
+// resumed and its prefix hashed (or its hash state restored).
+func (p *Partial) Verified() bool { return p.hashed }
 
 // ErrOversize is returned by Write when the bytes would exceed the blob's
 // declared size.
@@ -183,8 +225,13 @@ func (p *Partial) Write(b []byte) (int, error) {
 	if int64(len(b)) > p.size-p.off {
 		return 0, ErrOversize
 	}
+	if !p.hashed && p.off > 0 && p.resume == p.off {
+		return 0, errors.New("blobresume: Write before the prefix was replayed")
+	}
 	n, err := p.data.WriteAt(b, p.off)
-	p.h.Write(b[:n])
+	if p.hashed {
+		p.h.Write(b[:n])
+	}
 	p.off += int64(n)
 	if err != nil {
 		return n, err
@@ -212,11 +259,15 @@ func orDefault(v, def int64) int64 {
 
 // save writes the state for the current offset, atomically.
 func (p *Partial) save() error {
-	hs, err := p.h.(encoding.BinaryMarshaler).MarshalBinary()
-	if err != nil {
-		return err
+	st := state{Digest: p.d, Size: p.size, Offset: p.off}
+	if p.hashed {
+		hs, err := p.h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			return err
+		}
+		st.Hash = hs
 	}
-	raw, err := json.Marshal(state{Digest: p.d, Size: p.size, Offset: p.off, Hash: hs})
+	raw, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
@@ -249,14 +300,18 @@ func (p *Partial) Discard() {
 	p.release()
 }
 
-// Complete reports whether all size bytes arrived and hash to the digest;
-// either way the partial is removed and released: a complete blob is the
-// caller's now, a wrong one is useless. It returns an error for a wrong
-// or short blob.
+// Complete reports whether all size bytes arrived and, for a Verified
+// partial, hash to the digest (an unverified one is the consumer's to
+// check); either way the partial is removed and released: a complete blob
+// is the caller's now, a wrong one is useless. It returns an error for a
+// wrong or short blob.
 func (p *Partial) Complete() error {
 	defer p.Discard()
 	if p.off != p.size {
 		return fmt.Errorf("blob %s: %d of %d bytes", p.d, p.off, p.size)
+	}
+	if !p.hashed {
+		return nil
 	}
 	if got := digest.NewDigest(digest.SHA256, p.h); got != p.d {
 		return fmt.Errorf("blob %s: the bytes received hash to %s", p.d, got)
@@ -267,7 +322,7 @@ func (p *Partial) Complete() error {
 func (p *Partial) remove() {
 	_ = os.Remove(p.s.path(p.d, ".state"))
 	_ = os.Remove(p.s.path(p.d, ".data"))
-	p.off, p.saved, p.synced = 0, 0, 0
+	p.off, p.saved, p.synced, p.hashed = 0, 0, 0, false
 }
 
 func (p *Partial) release() {

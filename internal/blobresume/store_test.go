@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,9 +20,19 @@ func blob(t *testing.T, n int) ([]byte, digest.Digest) {
 	return b, digest.FromBytes(b)
 }
 
-// A partial closed midway reopens at the saved offset with its hash state,
-// and completing it from there proves the whole blob.
-func TestResumeContinuesHash(t *testing.T) {
+// replay reads a partial's prefix whole and checks it.
+func replay(t *testing.T, p *Partial, want []byte) {
+	t.Helper()
+	got, err := io.ReadAll(p.Prefix())
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("prefix: %d bytes, %v; want %d bytes", len(got), err, len(want))
+	}
+}
+
+// A first download is not hashed (the consumer verifies it); a resume
+// hashes the prefix while replaying it, then the rest, and Complete checks
+// the digest.
+func TestResumeVerifiesDigest(t *testing.T) {
 	s, err := New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +46,9 @@ func TestResumeContinuesHash(t *testing.T) {
 	if _, err := p.Write(b[:4321]); err != nil {
 		t.Fatal(err)
 	}
+	if p.Verified() {
+		t.Error("a first download is hashed")
+	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -45,9 +59,12 @@ func TestResumeContinuesHash(t *testing.T) {
 	if p.Resumed() != 4321 {
 		t.Fatalf("resumed at %d, want 4321", p.Resumed())
 	}
-	prefix := make([]byte, 4321)
-	if _, err := p.Prefix(4321).Read(prefix); err != nil || !bytes.Equal(prefix, b[:4321]) {
-		t.Fatalf("prefix differs: %v", err)
+	if _, err := p.Write(b[4321:4400]); err == nil {
+		t.Error("Write before the replay was accepted")
+	}
+	replay(t, p, b[:4321])
+	if !p.Verified() {
+		t.Fatal("not verified after the replay")
 	}
 	if _, err := p.Write(b[4321:]); err != nil {
 		t.Fatal(err)
@@ -57,6 +74,33 @@ func TestResumeContinuesHash(t *testing.T) {
 	}
 	if _, err := os.Stat(s.path(d, ".data")); !os.IsNotExist(err) {
 		t.Errorf("data left after Complete: %v", err)
+	}
+}
+
+// Once a resumed download saved its hash state, the next resume restores
+// it: no hashing of the replay, and the digest is still checked.
+func TestSavedHashStateIsRestored(t *testing.T) {
+	s, _ := New(t.TempDir())
+	s.SaveEvery = 100
+	b, d := blob(t, 3000)
+	p, _ := s.Open(d, 3000)
+	_, _ = p.Write(b[:1000])
+	_ = p.Close()
+	p, _ = s.Open(d, 3000)
+	replay(t, p, b[:1000])
+	_, _ = p.Write(b[1000:2000])
+	_ = p.Close()
+	p, err := s.Open(d, 3000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Verified() || p.Offset() != 2000 {
+		t.Fatalf("restored: verified %v at %d, want true at 2000", p.Verified(), p.Offset())
+	}
+	replay(t, p, b[:2000])
+	_, _ = p.Write(b[2000:])
+	if err := p.Complete(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -75,10 +119,10 @@ func TestKilledPartialResumesAtLastSave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer q.Discard()
 	if q.Offset() != 1500 {
 		t.Fatalf("offset %d, want 1500", q.Offset())
 	}
+	replay(t, q, b[:1500])
 	if _, err := q.Write(b[1500:]); err != nil {
 		t.Fatal(err)
 	}
@@ -103,8 +147,8 @@ func TestBusyAndOversize(t *testing.T) {
 	p.Discard()
 }
 
-// A wrong state (another size) is discarded; a corrupted partial fails the
-// digest check and is removed.
+// A state for another size is discarded; a resumed partial whose bytes are
+// wrong fails the digest check and is removed.
 func TestBadPartials(t *testing.T) {
 	s, _ := New(t.TempDir())
 	s.SaveEvery = 10
@@ -112,18 +156,25 @@ func TestBadPartials(t *testing.T) {
 	p, _ := s.Open(d, 100)
 	_, _ = p.Write(b[:50])
 	_ = p.Close()
-	if p, _ := s.Open(d, 99); p.Offset() != 0 {
-		t.Errorf("a state for another size was used: offset %d", p.Offset())
-		p.Discard()
-	} else {
-		p.Discard()
+	q, _ := s.Open(d, 99)
+	if q.Offset() != 0 {
+		t.Errorf("a state for another size was used: offset %d", q.Offset())
 	}
+	q.Discard()
+
 	p, _ = s.Open(d, 100)
 	bad := bytes.Clone(b)
 	bad[7] ^= 1
-	_, _ = p.Write(bad)
+	_, _ = p.Write(bad[:50])
+	_ = p.Close()
+	p, _ = s.Open(d, 100)
+	replay(t, p, bad[:50])
+	_, _ = p.Write(b[50:])
 	if err := p.Complete(); err == nil {
 		t.Error("a corrupt blob completed")
+	}
+	if _, err := os.Stat(s.path(d, ".data")); !os.IsNotExist(err) {
+		t.Errorf("a corrupt partial was kept: %v", err)
 	}
 }
 
