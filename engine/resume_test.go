@@ -517,3 +517,37 @@ func TestResumeCorruptPartial(t *testing.T) {
 		t.Errorf("partials left: %v", left)
 	}
 }
+
+// A pull canceled in the middle of a layer keeps what arrived; the next
+// pull fetches only the rest.
+func TestResumeAfterCancel(t *testing.T) {
+	ri := newResumeImage(t, 4<<20)
+	const sent = 2 << 20
+	reg := enginetest.NewRegistry(t, enginetest.StallAt(enginetest.Blob(ri.layer), 1, sent))
+	reg.PushImage(t, "team/cancel:v1", ri.img)
+	opts := enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg))
+	e := newEngine(t, opts)
+	name := reg.Host + "/team/cancel:v1"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Pull(ctx, name, policy.Always, nil)
+		done <- err
+	}()
+	waitForSavedState(t, opts, ri.layer, 1<<20, done)
+	cancel()
+	if err := <-done; pullerrors.Classify(err) != pullerrors.Canceled {
+		t.Fatalf("the canceled pull: %v", err)
+	}
+	reg.Requests.Reset()
+	res, err := e.Pull(context.Background(), name, policy.Always, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Transfer.BytesResumed < 1<<20 || res.Transfer.BytesResumed > sent {
+		t.Errorf("BytesResumed = %d, want what arrived before the cancel (1 to 2 MiB)", res.Transfer.BytesResumed)
+	}
+	if got, want := reg.Requests.BlobBytes(), ri.layerSize-res.Transfer.BytesResumed+ri.configSize; got != want {
+		t.Errorf("the registry served %d blob bytes, want %d", got, want)
+	}
+}

@@ -159,7 +159,7 @@ func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache 
 func (s *wrappedSource) open(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache) (io.ReadCloser, int64, error) {
 	partials := s.ref.e.resume.partials
 	if s.ref.registry && partials != nil && len(info.URLs) == 0 && info.Size >= minResumableSize && blobresume.Supported(info.Digest, info.Size) {
-		p, err := partials.Open(info.Digest, info.Size)
+		p, err := partials.OpenWait(ctx, info.Digest, info.Size, busyWait)
 		switch {
 		case err == nil:
 			return s.resumable(ctx, info, cache, p)

@@ -28,6 +28,7 @@
 package blobresume
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding"
 	"encoding/json"
@@ -124,6 +125,24 @@ func (s *Store) Open(d digest.Digest, size int64) (*Partial, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// OpenWait is Open that waits up to wait for a busy partial to be
+// released (polling), for instance by the teardown of a canceled pull that
+// is still closing it. It returns ErrBusy after that, or ctx's error.
+func (s *Store) OpenWait(ctx context.Context, d digest.Digest, size int64, wait time.Duration) (*Partial, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		p, err := s.Open(d, size)
+		if !errors.Is(err, ErrBusy) || time.Now().After(deadline) {
+			return p, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // load opens the data file and restores the saved state, or starts over.
