@@ -3,7 +3,8 @@
 # Performance section. Run it through `make bench` at the repository root,
 # which sets the build tags (GOFLAGS). About six minutes on 2 cores.
 # BENCH_QUICK, BENCH_COLD, BENCH_LARGE, BENCH_CONCURRENT, BENCH_DIFFERENT and BENCH_PARALLEL
-# override the -benchtime of each group (e.g. BENCH_COLD=3x for a quick look).
+# override the -benchtime of each group (e.g. BENCH_COLD=3x for a quick look);
+# BENCH_RESUME_MIB sets the layer size of the resume benchmark (512).
 #
 # Each memory benchmark runs in a process of its own: peak RSS is per
 # process. The raw `go test -bench` output is kept in bench/out/bench.txt.
@@ -23,6 +24,8 @@ run -test.bench '^BenchmarkColdLarge$' -test.benchtime "${BENCH_LARGE:-3x}"
 run -test.bench '^BenchmarkConcurrentSame$' -test.benchtime "${BENCH_CONCURRENT:-6x}"
 run -test.bench '^BenchmarkConcurrentDifferent$' -test.benchtime "${BENCH_DIFFERENT:-9x}"
 run -test.bench '^BenchmarkParallelDownloads$' -test.benchtime "${BENCH_PARALLEL:-6x}"
+# One iteration: a 512 MiB layer (BENCH_RESUME_MIB) cut, stalled, range ignored.
+run -test.bench '^BenchmarkResume$' -test.benchtime 1x
 for size in 256MiB 1GiB; do
 	for who in engine copy libimage; do
 		run -test.bench "^BenchmarkMemory/$size/$who\$" -test.benchtime 1x

@@ -71,7 +71,8 @@ func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, rep *progress.Re
 	defer func() { _ = pc.Destroy() }()
 	var resolved types.ImageReference
 	events, stop := rep.CopyProgress(describeRef(src))
-	out, err := copy.Image(ctx, pc, dest, src, &copy.Options{
+	from := e.wrapSource(sys, rep, src)
+	out, err := copy.Image(ctx, pc, dest, from, &copy.Options{
 		SourceCtx:               &sys.SystemContext,
 		DestinationCtx:          &sys.SystemContext,
 		ReportResolvedReference: &resolved,
@@ -85,7 +86,7 @@ func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, rep *progress.Re
 		rep.Emit(progress.Event{Kind: progress.ManifestWritten, Ref: describeRef(src)})
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), pullerrors.Bound(sys.dec.explain(err)))
+		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), pullerrors.Bound(sys.dec.explain(copyError(from, err))))
 	}
 	return out, resolved, nil
 }

@@ -35,6 +35,7 @@ import (
 	"path/filepath"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/blobresume"
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
@@ -90,6 +91,14 @@ type Options struct {
 	// default (6).
 	MaxParallelDownloads uint
 
+	// Resume configures the keeping and resuming of interrupted blob
+	// downloads and the stall watchdog; the zero value is on, with the
+	// defaults of ResumeOptions.
+	Resume ResumeOptions
+	// Limits bound the images a pull accepts (layer count, uncompressed
+	// sizes); the zero value sets no limit.
+	Limits Limits
+
 	// Logger receives the engine's own logs. Nil discards them.
 	Logger *slog.Logger
 
@@ -109,6 +118,10 @@ type Engine struct {
 	config    *configWatch        // containers.conf and policy.json, re-read on change
 	log       *slog.Logger
 	flights   flights // shared concurrent transfers
+	resume    resumeConf
+	limits    Limits
+	tmpDir    string           // the engine's private big-files directory
+	tmpLock   *blobresume.Lock // held while tmpDir is in use
 	// allowedStores are Options.AllowedStores, cleaned.
 	allowedStores []string
 }
@@ -128,7 +141,7 @@ func New(opts Options) (*Engine, error) {
 	if err := checkReexec(); err != nil {
 		return nil, err
 	}
-	e := &Engine{log: opts.Logger, allowedStores: cleanRoots(opts.AllowedStores)}
+	e := &Engine{log: opts.Logger, limits: opts.Limits, allowedStores: cleanRoots(opts.AllowedStores)}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -166,6 +179,12 @@ func New(opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("creating %s: %w", dir, pullerrors.Wrap(pullerrors.Storage, err))
 		}
 	}
+	if dir, err := e.setupTmpDir(e.sys.BigFilesTemporaryDir); err != nil {
+		e.log.Warn("no private temporary directory; leftovers of a killed pull will stay", "dir", e.sys.BigFilesTemporaryDir, "err", err)
+	} else {
+		e.sys.BigFilesTemporaryDir = dir
+	}
+	e.setupResume(opts.Resume)
 	return e, nil
 }
 
@@ -225,10 +244,12 @@ func (e *Engine) Store() storage.Store { return e.store }
 
 // Close cancels the transfers still in flight and waits until each has torn
 // down (temporary files removed, partial layers left as they are; see
-// Prune), then shuts the store down if the engine opened it. A store passed
-// in Options.Store stays open.
+// Prune), removes the engine's temporary files, then shuts the store down
+// if the engine opened it. A store passed in Options.Store stays open.
+// Partial blobs kept for resuming stay (see ResumeOptions).
 func (e *Engine) Close() error {
 	e.flights.shutdown()
+	e.closeTmpDir()
 	if !e.ownsStore {
 		return nil
 	}

@@ -23,7 +23,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/docker/distribution/registry/api/errcode"
@@ -141,23 +140,6 @@ func newTagLister(sys *types.SystemContext, repo reference.Named, maxTags int) (
 		l.base = append(l.base, "http://"+endpoint)
 	}
 	return l, nil
-}
-
-// certDir is the directory of CA and client certificates for host, as
-// containers/image finds it (containers-certs.d(5)).
-func certDir(sys *types.SystemContext, host string) string {
-	switch {
-	case sys.DockerCertPath != "":
-		return sys.DockerCertPath
-	case sys.DockerPerHostCertDirPath != "":
-		return sys.DockerPerHostCertDirPath + "/" + host
-	}
-	for _, dir := range []string{"/etc/containers/certs.d/", "/etc/docker/certs.d/"} {
-		if _, err := os.Stat(dir + host); err == nil {
-			return dir + host
-		}
-	}
-	return ""
 }
 
 // list follows the pages from base.

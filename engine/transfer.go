@@ -3,6 +3,7 @@ package engine
 import (
 	"sync"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/pullengine/pullengine/progress"
 )
 
@@ -10,8 +11,21 @@ import (
 // one transfer (see Engine.Pull), and each reports the blobs it watched
 // move from the moment it joined.
 type Transfer struct {
-	// BytesFetched is the number of blob bytes copied.
+	// BytesFetched is the number of blob bytes fetched from the source:
+	// the bytes of the blobs copied, less those resumed from disk, plus
+	// those fetched again and discarded.
 	BytesFetched int64 `json:"bytesFetched"`
+	// BytesResumed is the number of blob bytes taken from partial
+	// downloads an earlier attempt or process kept, instead of fetching
+	// them again (README "Resume").
+	BytesResumed int64 `json:"bytesResumed,omitempty"`
+	// BytesDiscarded is the number of bytes fetched again and thrown away
+	// because a registry ignored a ranged request; they are counted in
+	// BytesFetched too.
+	BytesDiscarded int64 `json:"bytesDiscarded,omitempty"`
+	// Reconnects counts the blob connections that broke or stalled and
+	// were resumed within the pull.
+	Reconnects int `json:"reconnects,omitempty"`
 	// BlobsFetched counts the blobs (layers and config) copied.
 	BlobsFetched int `json:"blobsFetched"`
 	// BlobsReused counts the blobs found in the store and not fetched.
@@ -24,6 +38,10 @@ type transferCounter struct {
 	next progress.Sink
 	mu   sync.Mutex
 	t    Transfer
+	// resumed is the offset each blob's transfer resumed at (its last
+	// BlobResumed: one at 0 says a bad partial was dropped), counted as
+	// BytesResumed when the blob is done.
+	resumed map[digest.Digest]int64
 }
 
 // Emit counts ev and forwards it.
@@ -32,7 +50,20 @@ func (c *transferCounter) Emit(ev progress.Event) {
 	switch ev.Kind {
 	case progress.BlobDone:
 		c.t.BlobsFetched++
-		c.t.BytesFetched += ev.Current
+		c.t.BytesFetched += ev.Current - c.resumed[ev.Digest]
+		c.t.BytesResumed += c.resumed[ev.Digest]
+		delete(c.resumed, ev.Digest)
+	case progress.BlobResumed:
+		if c.resumed == nil {
+			c.resumed = map[digest.Digest]int64{}
+		}
+		c.resumed[ev.Digest] = ev.Current
+	case progress.BlobReconnected:
+		c.t.BytesFetched += ev.Discarded
+		c.t.BytesDiscarded += ev.Discarded
+		if ev.Discarded == 0 {
+			c.t.Reconnects++
+		}
 	case progress.BlobSkipped:
 		c.t.BlobsReused++
 	}

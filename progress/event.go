@@ -72,6 +72,18 @@ const (
 	// text (credentials redacted), ErrorKind its kind. Blob events of the
 	// new attempt follow.
 	Retrying
+	// BlobResumed: the transfer of blob Event.Digest continues from the
+	// Current bytes an earlier attempt (or process) kept; only the rest is
+	// fetched. Total is the blob's size; Message says "resumed at N
+	// bytes". It may come just before or after the blob's BlobStarted. A
+	// BlobResumed with Current 0 says the kept bytes proved bad and were
+	// dropped: the blob starts over.
+	BlobResumed
+	// BlobReconnected: the connection of blob Event.Digest broke or
+	// stalled and a new one continues at Current bytes; or the registry
+	// ignored the range asked and sent again the Discarded bytes before
+	// Current, which were thrown away. Message says which.
+	BlobReconnected
 )
 
 var kindNames = [...]string{
@@ -88,6 +100,8 @@ var kindNames = [...]string{
 	Done:            "done",
 	Failed:          "failed",
 	Retrying:        "retrying",
+	BlobResumed:     "blob-resumed",
+	BlobReconnected: "blob-reconnected",
 }
 
 // String returns the kind's stable lowercase name, such as "blob-done", or
@@ -128,6 +142,9 @@ type Event struct {
 	Current int64
 	// Total is the blob's size in bytes, or -1 when it is unknown.
 	Total int64
+	// Discarded is the number of bytes fetched again and thrown away
+	// (BlobReconnected, when a registry ignores a range).
+	Discarded int64
 
 	// Message is human-readable text: the warning, the policy decision,
 	// the short-name resolution.

@@ -174,6 +174,8 @@ func (t *Terminal) messageLines(e Event) []string {
 		line = "WARNING: " + e.Message
 	case Retrying:
 		line = e.RetryText()
+	case BlobResumed, BlobReconnected:
+		line = "Blob " + shortHex(e.Digest.Encoded()) + ": " + e.Message
 	case ManifestWritten:
 		line = "Writing manifest to image destination"
 	case Done:

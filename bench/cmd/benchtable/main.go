@@ -44,6 +44,41 @@ func main() {
 	printTimes(results)
 	printRequests(results)
 	printMemory(results)
+	printResume(results)
+}
+
+// printResume prints BenchmarkResume's ratios (bench/resume_test.go).
+func printResume(results map[string]result) {
+	rows := []struct{ bench, metric, label string }{
+		{"Resume/cut90", "engine-refetch/layer", "cut at 90%, pull again: layer bytes fetched again / layer (engine)"},
+		{"Resume/cut90", "copy-refetch/layer", "the same with copy.Image (libimage, skopeo: the same)"},
+		{"Resume/cut90", "engine-first-new-byte-ms", "ms from the second Pull to the request for the rest, 90% kept"},
+		{"Resume/cut10", "engine-first-new-byte-ms", "the same with 10% kept"},
+		{"Resume/stall50", "recovery-s", "stall at 50%: s from the stall to the resume, beyond the 1 s watchdog"},
+		{"Resume/stall50", "twice/layer", "stall at 50%: bytes fetched twice / layer"},
+		{"Resume/norange", "discarded/layer", "registry ignores Range, cut at 50%: bytes discarded / layer (pull succeeds)"},
+	}
+	printed := false
+	for _, row := range rows {
+		r, ok := results[row.bench]
+		if !ok {
+			continue
+		}
+		if !printed {
+			fmt.Println("| resume (one incompressible layer) | value |")
+			fmt.Println("|---|---:|")
+			printed = true
+		}
+		v, ok := r[row.metric]
+		val := "–"
+		if ok {
+			val = strconv.FormatFloat(v, 'g', 3, 64)
+		}
+		fmt.Printf("| %s | %s |\n", row.label, val)
+	}
+	if printed {
+		fmt.Println()
+	}
 }
 
 // parse reads lines like

@@ -1,0 +1,422 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/blobresume"
+	"github.com/pullengine/pullengine/progress"
+	"go.podman.io/image/v5/types"
+)
+
+// resumingBlob is the stream of a resumable registry blob, from its first
+// byte: first the bytes an earlier attempt kept (replayed from disk, never
+// re-hashed), then the network. Every network byte is appended to the
+// partial before it is handed on. A broken or stalled connection is
+// replaced by a ranged request for the rest, up to maxReconnects times in
+// a row without progress. The last byte completes the partial: its digest
+// is checked and its files removed.
+type resumingBlob struct {
+	ctx   context.Context
+	src   *wrappedSource
+	info  types.BlobInfo
+	cache types.BlobInfoCache
+	p     *blobresume.Partial
+
+	replay io.Reader // the kept prefix
+	left   int64     // prefix bytes not replayed yet
+
+	body    io.ReadCloser
+	cancel  context.CancelFunc // ends body's request
+	dog     *time.Timer        // the stall watchdog of body
+	stalled atomic.Bool
+	skip    int64 // bytes of body to discard (a 200 to a ranged request)
+	skipAt  int64 // where the discarded bytes end
+
+	short     io.ReadCloser // the body of a blob shorter than declared
+	shortSize int64
+
+	connected bool // a connection was made for this blob
+	fails     int  // connections in a row that brought no byte
+	err       error
+}
+
+// resumable opens the stream of a blob whose partial p is locked.
+func (s *wrappedSource) resumable(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache, p *blobresume.Partial) (io.ReadCloser, int64, error) {
+	b := &resumingBlob{ctx: ctx, src: s, info: info, cache: cache, p: p,
+		replay: p.Prefix(), left: p.Offset()}
+	if p.Offset() > 0 {
+		s.ref.rep.Emit(progress.Event{Kind: progress.BlobResumed, Digest: info.Digest, Current: p.Offset(), Total: info.Size,
+			Message: fmt.Sprintf("resumed at %d bytes", p.Offset())})
+		s.ref.e.log.InfoContext(ctx, "resuming a blob", "digest", info.Digest, "offset", p.Offset(), "size", info.Size)
+	}
+	// Connect now, before the prefix is replayed: the registry starts
+	// sending the rest at once, however large the prefix.
+	if p.Offset() < p.Size() {
+		if err := b.connect(); errors.Is(err, errShortBody) {
+			// Declared bigger than the registry's blob: nothing to
+			// resume against; the digest check decides.
+			p.Discard()
+			b.p = nil
+			return sized(b.short, info), b.shortSize, nil
+		} else if err != nil {
+			return nil, 0, b.fail(err)
+		}
+	}
+	return b, info.Size, nil
+}
+
+// Read hands on the prefix, then the network bytes.
+func (b *resumingBlob) Read(out []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.read(out)
+	if err == nil && b.p != nil && b.left == 0 && b.p.Offset() == b.p.Size() {
+		// Complete: check the digest (of a resumed blob) before its last
+		// bytes are handed on, so a bad partial never reaches the store.
+		if ferr := b.finish(); ferr != io.EOF {
+			return 0, ferr
+		}
+	}
+	return n, err
+}
+
+func (b *resumingBlob) read(out []byte) (int, error) {
+	if b.left > 0 {
+		if int64(len(out)) > b.left {
+			out = out[:b.left]
+		}
+		n, err := b.replay.Read(out)
+		b.left -= int64(n)
+		if err != nil && !(err == io.EOF && b.left == 0) {
+			return n, b.fail(pullerrors.Errorf(pullerrors.Storage, "reading the partial blob %s: %w", b.info.Digest, err))
+		}
+		return n, nil
+	}
+	for {
+		if b.p.Offset() == b.p.Size() {
+			return 0, b.finish()
+		}
+		if b.body == nil {
+			if err := b.connect(); err != nil {
+				if err = b.stallError(err); b.retryable(err) {
+					continue
+				}
+				return 0, b.fail(err)
+			}
+		}
+		n, err := b.readBody(out)
+		if err != nil {
+			if errors.Is(err, blobresume.ErrOversize) {
+				return 0, b.fail(oversizeError(b.info.Digest, "the registry sent more bytes than the declared size"))
+			}
+			b.dropBody()
+			err = b.stallError(err)
+			if n == 0 && !b.retryable(err) {
+				return 0, b.fail(err)
+			}
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// retryable counts a failed connection or read and says whether another
+// connection may be tried: not when the caller gave up, not after too many
+// in a row without progress.
+func (b *resumingBlob) retryable(err error) bool {
+	if b.ctx.Err() != nil {
+		return false
+	}
+	if !b.stalled.Load() && !pullerrors.Retryable(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return false
+	}
+	b.fails++
+	b.src.ref.e.log.DebugContext(b.ctx, "blob connection lost", "digest", b.info.Digest, "offset", b.p.Offset(), "stalled", b.stalled.Load(), "err", err)
+	if b.fails > maxReconnects {
+		return false
+	}
+	b.stalled.Store(false)
+	t := time.NewTimer(time.Duration(b.fails-1) * 100 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-b.ctx.Done():
+		return false
+	}
+	return true
+}
+
+// stallError replaces the cancellation the watchdog caused with what it
+// means: the registry sent nothing for the stall timeout (a Timeout, which
+// a retry may cure). Any other error is returned as is.
+func (b *resumingBlob) stallError(err error) error {
+	if !b.stalled.Load() || b.ctx.Err() != nil {
+		return err
+	}
+	return pullerrors.Errorf(pullerrors.Timeout, "blob %s: the registry sent nothing for %s", b.info.Digest, b.src.ref.e.resume.stall)
+}
+
+// readBody reads the next network bytes into out (discarding a prefix the
+// registry sent again), under the watchdog, and keeps them.
+func (b *resumingBlob) readBody(out []byte) (int, error) {
+	want := b.p.Size() - b.p.Offset()
+	if b.skip > 0 {
+		want = b.skip
+	}
+	if int64(len(out)) > want {
+		out = out[:want]
+	}
+	if b.dog != nil {
+		b.dog.Reset(b.src.ref.e.resume.stall)
+	}
+	n, err := b.body.Read(out)
+	if b.dog != nil {
+		b.dog.Stop()
+	}
+	if n > 0 {
+		b.fails = 0
+	}
+	if b.skip > 0 {
+		b.skip -= int64(n)
+		if b.skip == 0 {
+			b.src.ref.rep.Emit(progress.Event{Kind: progress.BlobReconnected, Digest: b.info.Digest, Current: b.skipAt, Total: b.info.Size,
+				Discarded: b.skipAt, Message: fmt.Sprintf("the registry ignored the range: %d bytes fetched again and discarded", b.skipAt)})
+		}
+		return 0, noEOF(err, b.p.Offset() < b.p.Size())
+	}
+	if n > 0 {
+		if _, werr := b.p.Write(out[:n]); werr != nil {
+			if errors.Is(werr, blobresume.ErrOversize) {
+				return 0, werr
+			}
+			return 0, pullerrors.Errorf(pullerrors.Storage, "keeping blob %s: %w", b.info.Digest, werr)
+		}
+	}
+	if b.p.Offset() == b.p.Size() {
+		if err == nil {
+			err = b.checkEnd()
+		} else if err == io.EOF {
+			err = nil
+		}
+		return n, err
+	}
+	return n, noEOF(err, true)
+}
+
+// checkEnd reads past the declared size: one more byte is an oversize.
+func (b *resumingBlob) checkEnd() error {
+	var one [1]byte
+	if b.dog != nil {
+		b.dog.Reset(b.src.ref.e.resume.stall)
+		defer b.dog.Stop()
+	}
+	if n, _ := io.ReadFull(b.body, one[:]); n > 0 {
+		return blobresume.ErrOversize
+	}
+	return nil
+}
+
+// noEOF turns an EOF before the blob's end into ErrUnexpectedEOF.
+func noEOF(err error, short bool) error {
+	if err == io.EOF && short {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// connect opens the body of the rest of the blob: containers/image's GetBlob
+// for a blob that starts from zero, a ranged request otherwise.
+func (b *resumingBlob) connect() error {
+	off := b.p.Offset()
+	ctx, cancel := context.WithCancel(b.ctx)
+	stall := b.src.ref.e.resume.stall
+	b.stalled.Store(false)
+	if stall > 0 { // a registry that never answers is a stall too
+		b.dog = time.AfterFunc(stall, func() { b.stalled.Store(true); cancel() })
+	}
+	var body io.ReadCloser
+	var err error
+	if off == 0 {
+		body, err = b.whole(ctx, 0)
+	} else {
+		body, err = b.ranged(ctx, off)
+	}
+	if b.dog != nil {
+		b.dog.Stop()
+	}
+	if errors.Is(err, errShortBody) {
+		b.short = cancelOnClose{b.short, cancel}
+		return err
+	}
+	if err != nil {
+		cancel()
+		return err
+	}
+	if b.connected && b.skip == 0 {
+		b.src.ref.rep.Emit(progress.Event{Kind: progress.BlobReconnected, Digest: b.info.Digest, Current: off, Total: b.info.Size,
+			Message: fmt.Sprintf("reconnected at %d bytes", off)})
+	}
+	b.connected = true
+	b.body, b.cancel = body, cancel
+	return nil
+}
+
+// whole opens the blob from its first byte with containers/image (mirrors,
+// auth, TLS as for any pull), to discard the first skip bytes.
+func (b *resumingBlob) whole(ctx context.Context, skip int64) (io.ReadCloser, error) {
+	rc, size, err := b.src.ImageSource.GetBlob(ctx, b.info, b.cache)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAnnouncedSize(b.info, size); err != nil {
+		rc.Close()
+		return nil, err
+	}
+	if size >= 0 && size < b.info.Size {
+		if b.connected || skip > 0 {
+			rc.Close()
+			return nil, pullerrors.Errorf(pullerrors.Integrity, "blob %s: the registry now has %d bytes, declared %d", b.info.Digest, size, b.info.Size)
+		}
+		b.short, b.shortSize = rc, size
+		return nil, errShortBody
+	}
+	b.skip, b.skipAt = skip, skip
+	return rc, nil
+}
+
+// cancelOnClose ends a body's request context when the body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// errShortBody: the registry announced fewer bytes than declared on the
+// first connection; the body is in resumingBlob.short.
+var errShortBody = errors.New("blob shorter than declared")
+
+// ranged asks for the bytes from off with a closed range; a registry that
+// answers 200 is read from the start with the prefix discarded, and one
+// this client cannot talk to is read through containers/image the same way.
+func (b *resumingBlob) ranged(ctx context.Context, off int64) (io.ReadCloser, error) {
+	f, err := b.src.rangeFetcher()
+	if err != nil {
+		b.src.ref.e.log.DebugContext(ctx, "no ranged requests to this registry", "err", err)
+		return b.whole(ctx, off)
+	}
+	res, err := f.get(ctx, b.info.Digest, off, b.info.Size)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		b.src.ref.e.log.DebugContext(ctx, "ranged request failed", "digest", b.info.Digest, "err", err)
+		return b.whole(ctx, off)
+	}
+	switch res.StatusCode {
+	case http.StatusPartialContent:
+		if err := checkContentRange(res, off, b.info.Size); err != nil {
+			drain(res)
+			b.src.ref.e.log.DebugContext(ctx, "bad ranged answer", "digest", b.info.Digest, "err", err)
+			return b.whole(ctx, off)
+		}
+		b.skip = 0
+	default: // 200: the whole blob
+		if err := checkAnnouncedSize(b.info, res.ContentLength); err != nil {
+			drain(res)
+			return nil, err
+		}
+		b.skip, b.skipAt = off, off
+	}
+	return res.Body, nil
+}
+
+// dropBody closes the current connection.
+func (b *resumingBlob) dropBody() {
+	if b.dog != nil {
+		b.dog.Stop()
+		b.dog = nil
+	}
+	if b.body != nil {
+		b.cancel()
+		_ = b.body.Close()
+		b.body = nil
+	}
+}
+
+// finish checks the completed blob; the partial is removed either way.
+func (b *resumingBlob) finish() error {
+	b.dropBody()
+	p := b.p
+	b.p = nil
+	if err := p.Complete(); err != nil {
+		b.err = pullerrors.Errorf(pullerrors.Integrity, "blob %s does not match its digest: %w", b.info.Digest, err)
+		b.discarded(p, b.err)
+		return b.err
+	}
+	b.err = io.EOF
+	return io.EOF
+}
+
+// discarded tells that the partial p, resumed, was found bad and removed:
+// a BlobResumed at 0 (the blob starts over), and the copy's error becomes
+// an Integrity one (retried: the next attempt fetches the blob whole).
+func (b *resumingBlob) discarded(p *blobresume.Partial, why error) {
+	if p.Resumed() == 0 {
+		return
+	}
+	b.src.ref.suspect.Store(true)
+	b.src.ref.e.log.WarnContext(b.ctx, "a partial download was bad and is discarded", "digest", b.info.Digest, "err", why)
+	b.src.ref.rep.Emit(progress.Event{Kind: progress.BlobResumed, Digest: b.info.Digest, Current: 0, Total: b.info.Size,
+		Message: "partial download discarded; starting over"})
+}
+
+// fail ends the stream with err; the partial is kept for a later attempt,
+// unless the error says its bytes are wrong.
+func (b *resumingBlob) fail(err error) error {
+	b.dropBody()
+	if b.p != nil {
+		if errors.Is(err, blobresume.ErrOversize) || pullerrors.Classify(err) == pullerrors.Integrity {
+			b.p.Discard()
+			b.discarded(b.p, err)
+		} else if cerr := b.p.Close(); cerr != nil {
+			b.src.ref.e.log.WarnContext(b.ctx, "cannot keep a partial download", "digest", b.info.Digest, "err", cerr)
+		}
+		b.p = nil
+	}
+	b.err = err
+	return err
+}
+
+// Close ends the stream early (or after EOF); what arrived is kept, unless
+// the consumer gave up while the kept prefix was being replayed: then the
+// prefix is what it could not use (a damaged partial, say a gzip error) and
+// it is discarded, so that the next attempt does not fail the same way.
+func (b *resumingBlob) Close() error {
+	if b.err != nil {
+		return nil
+	}
+	if b.left > 0 && b.ctx.Err() == nil && b.p != nil {
+		b.dropBody()
+		b.p.Discard()
+		b.discarded(b.p, errors.New("the consumer stopped while the kept bytes were replayed"))
+		b.p = nil
+		b.err = errors.New("blob stream closed")
+		return nil
+	}
+	b.fail(errors.New("blob stream closed"))
+	return nil
+}

@@ -1,0 +1,164 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pullengine/pullengine/internal/blobresume"
+)
+
+// ResumeOptions configure how the engine keeps interrupted blob downloads
+// and resumes them (README "Resume"). The zero value is the default:
+// resuming on, partials under <graph root>/resume, a five-minute stall
+// watchdog.
+type ResumeOptions struct {
+	// Disabled turns resuming off: every download starts from the blob's
+	// first byte and nothing is kept after a failure, as with
+	// containers/image alone. Declared sizes are still enforced.
+	Disabled bool
+	// Dir holds the partial blobs. Empty: <graph root>/resume.
+	Dir string
+	// StallTimeout is how long a blob download may receive no byte before
+	// the engine drops the connection and resumes on a new one (not a
+	// failure). Zero: DefaultStallTimeout. Negative: no watchdog.
+	StallTimeout time.Duration
+	// MaxAge: partials untouched for longer are removed when an Engine
+	// starts. Zero: DefaultPartialMaxAge.
+	MaxAge time.Duration
+	// MaxBytes caps the partials kept when an Engine starts (the oldest
+	// go first). Zero: DefaultPartialMaxBytes; negative: no cap.
+	MaxBytes int64
+	// SaveEvery is how many bytes may arrive between two saves of a
+	// partial's hash state: what a SIGKILL can cost. Zero: 1 MiB.
+	SaveEvery int64
+}
+
+// Defaults of ResumeOptions.
+const (
+	DefaultStallTimeout    = 5 * time.Minute
+	DefaultPartialMaxAge   = 7 * 24 * time.Hour
+	DefaultPartialMaxBytes = 10 << 30
+	// minResumableSize: smaller blobs (configs, tiny layers) are fetched
+	// whole again; keeping them costs more than it saves.
+	minResumableSize = 256 << 10
+	// busyWait is how long a pull waits for a partial another pull holds
+	// (a canceled pull may still be closing it) before it downloads the
+	// blob without one.
+	busyWait = time.Second
+	// maxReconnects bounds the reconnections in a row that bring no new
+	// byte, for one blob in one attempt.
+	maxReconnects = 5
+)
+
+// resumeConf is ResumeOptions resolved.
+type resumeConf struct {
+	partials *blobresume.Store // nil: resuming is off
+	stall    time.Duration     // <= 0: no watchdog
+}
+
+// setupResume opens the partial-blob store and cleans it; it never fails
+// the engine: without a usable directory, pulls just do not resume.
+func (e *Engine) setupResume(opts ResumeOptions) {
+	e.resume.stall = opts.StallTimeout
+	if e.resume.stall == 0 {
+		e.resume.stall = DefaultStallTimeout
+	}
+	if opts.Disabled {
+		return
+	}
+	dir := opts.Dir
+	if dir == "" {
+		dir = filepath.Join(e.store.GraphRoot(), "resume")
+	}
+	s, err := blobresume.New(dir)
+	if err != nil {
+		e.log.Warn("partial downloads will not be kept", "dir", dir, "err", err)
+		return
+	}
+	s.SaveEvery = opts.SaveEvery
+	maxAge, maxBytes := opts.MaxAge, opts.MaxBytes
+	if maxAge <= 0 {
+		maxAge = DefaultPartialMaxAge
+	}
+	if maxBytes == 0 {
+		maxBytes = DefaultPartialMaxBytes
+	}
+	if freed := s.Clean(maxAge, max(maxBytes, 0)); freed > 0 {
+		e.log.Info("removed stale partial downloads", "dir", dir, "bytes", freed)
+	}
+	e.resume.partials = s
+}
+
+// tmpDirPrefix names the per-Engine directory inside the big-files
+// temporary directory; tmpLockName is the lock its owner holds. A new
+// directory is made under tmpNewPrefix, locked, then renamed, so that no
+// other engine ever sees it unlocked.
+const (
+	tmpDirPrefix = "pullengine-"
+	tmpNewPrefix = ".pullengine-new-"
+	tmpLockName  = ".owner.lock"
+	// tmpNewMaxAge: a directory still under tmpNewPrefix after this long
+	// belongs to an engine that died while starting.
+	tmpNewMaxAge = time.Hour
+)
+
+// setupTmpDir gives the engine a private directory under base (containers/
+// image's big-files directory: blobs being stored) and removes those of
+// engines that are gone (killed before Close). Each directory holds a
+// flock(2)-ed file while its engine lives, so an engine in another process
+// on the same store is never robbed.
+func (e *Engine) setupTmpDir(base string) (string, error) {
+	e.cleanTmpDirs(base)
+	newDir, err := os.MkdirTemp(base, tmpNewPrefix)
+	if err != nil {
+		return "", err
+	}
+	lock, err := blobresume.LockPath(filepath.Join(newDir, tmpLockName))
+	if err != nil {
+		_ = os.RemoveAll(newDir)
+		return "", err
+	}
+	dir := filepath.Join(base, tmpDirPrefix+strings.TrimPrefix(filepath.Base(newDir), tmpNewPrefix))
+	if err := os.Rename(newDir, dir); err != nil {
+		lock.Unlock()
+		_ = os.RemoveAll(newDir)
+		return "", err
+	}
+	e.tmpLock = lock
+	e.tmpDir = dir
+	return dir, nil
+}
+
+// cleanTmpDirs removes the private directories whose engine is gone.
+func (e *Engine) cleanTmpDirs(base string) {
+	dirs, _ := filepath.Glob(filepath.Join(base, tmpDirPrefix+"*"))
+	for _, dir := range dirs {
+		lock, err := blobresume.LockPath(filepath.Join(dir, tmpLockName))
+		if err != nil {
+			continue // alive (or not ours to judge)
+		}
+		err = os.RemoveAll(dir)
+		lock.Unlock()
+		if err == nil {
+			e.log.Info("removed the temporary files of an engine that did not close", "dir", dir)
+		}
+	}
+	starting, _ := filepath.Glob(filepath.Join(base, tmpNewPrefix+"*"))
+	for _, dir := range starting {
+		if fi, err := os.Stat(dir); err == nil && time.Since(fi.ModTime()) > tmpNewMaxAge {
+			_ = os.RemoveAll(dir)
+		}
+	}
+}
+
+// closeTmpDir removes the engine's private directory.
+func (e *Engine) closeTmpDir() {
+	if e.tmpLock == nil {
+		return
+	}
+	_ = os.RemoveAll(e.tmpDir)
+	e.tmpLock.Unlock()
+	e.tmpLock = nil
+}

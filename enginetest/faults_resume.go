@@ -1,0 +1,91 @@
+package enginetest
+
+// Faults for resumable pulls: a connection cut at a byte offset, a stall
+// after some bytes (the connection stays open), a registry that ignores
+// Range, and a body longer than the blob. go-containerregistry's registry
+// serves closed ranges ("bytes=N-M") itself, with 206 and Content-Range;
+// the kit adds open ones (openRanges in faults.go).
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// CutAt sends the real answer's status and headers (announcing the whole
+// body) and its first n body bytes (fewer if the body is shorter), then
+// closes the connection: the client reads an unexpected EOF at n. For a
+// ranged request, n counts from the range's first byte.
+func CutAt(match RequestMatcher, times int, n int64) RegistryOption {
+	return Intercept(match, times, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		rec := record(next, r)
+		writeHead(w, rec)
+		body := rec.Body.Bytes()
+		_, _ = w.Write(body[:min(int64(len(body)), n)])
+		_ = http.NewResponseController(w).Flush()
+		closeConn(w)
+	})
+}
+
+// StallAt sends the real answer's status, headers and first n body bytes,
+// then sends nothing more while keeping the connection open, until the
+// client gives up (or a minute passes): a registry that stops sending.
+func StallAt(match RequestMatcher, times int, n int64) RegistryOption {
+	return Intercept(match, times, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		rec := record(next, r)
+		writeHead(w, rec)
+		body := rec.Body.Bytes()
+		_, _ = w.Write(body[:min(int64(len(body)), n)])
+		_ = http.NewResponseController(w).Flush()
+		t := time.NewTimer(stallLimit)
+		defer t.Stop()
+		select {
+		case <-r.Context().Done():
+		case <-t.C:
+		}
+	})
+}
+
+// IgnoreRange serves the matching requests as if they had no Range
+// header: 200 with the whole body, as some registries and proxies do.
+func IgnoreRange(match RequestMatcher, times int) RegistryOption {
+	return Intercept(match, times, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		whole := r.Clone(r.Context())
+		whole.Header.Del("Range")
+		next.ServeHTTP(w, whole)
+	})
+}
+
+// AppendBytes sends the real answer with extra more bytes after its body:
+// a blob longer than its declared size. With announce, Content-Length
+// counts them; without, the body is sent chunked (no length), so only
+// reading past the declared size can tell.
+func AppendBytes(match RequestMatcher, times int, extra int64, announce bool) RegistryOption {
+	return Intercept(match, times, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		rec := record(next, r)
+		for k, vs := range rec.Header() {
+			w.Header()[k] = vs
+		}
+		body := append(rec.Body.Bytes(), make([]byte, extra)...)
+		if announce {
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		} else {
+			w.Header().Del("Content-Length")
+		}
+		w.WriteHeader(rec.Code)
+		if !announce {
+			_ = http.NewResponseController(w).Flush() // headers out: chunked from here
+		}
+		_, _ = w.Write(body)
+	})
+}
+
+// closeConn closes the client's connection at once (after what was
+// flushed), so the client sees the body end early.
+func closeConn(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return // net/http closes a short body's connection anyway
+	}
+	_ = conn.Close()
+}

@@ -1,0 +1,365 @@
+// Package blobresume keeps the partial bytes of blobs whose download broke
+// off, so that a later attempt (in this process or after a restart) asks the
+// registry only for the rest.
+//
+// The model: one directory, and for a blob sha256:<hex> three files beside
+// each other:
+//
+//	<hex>.data   the bytes received, from the blob's first byte on
+//	<hex>.state  JSON: digest, size, offset, and (when known) the SHA-256
+//	             state after offset bytes (crypto/sha256 digests marshal
+//	             their state)
+//	<hex>.lock   flock(2) target: one user of a partial at a time, across
+//	             processes
+//
+// The state is written (atomically, by rename) at intervals while bytes
+// arrive and when a download stops, and always describes a prefix of the
+// data file, so a SIGKILL loses at most one interval.
+//
+// Hashing costs CPU on every download, and the consumer of a blob (here
+// containers/image) verifies its digest anyway, so a first download is not
+// hashed: its state holds the offset only. A resumed download is: its
+// prefix is hashed while it is replayed to the consumer (a read that
+// happens anyway, after the request for the rest has gone out), then the
+// new bytes; from then on the saved state carries the hash, and a later
+// resume of it replays without hashing again. Complete checks the digest
+// of a resumed blob before its last byte is handed on; a partial that fails
+// (a power loss can leave the state ahead of unsynced data) is removed.
+package blobresume
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Store is a directory of partial blobs. It is safe for concurrent use; a
+// given blob is used by one Partial at a time (Open returns ErrBusy).
+type Store struct {
+	dir string
+	// SaveEvery is how many bytes may arrive between two saves of a
+	// partial's state (what a SIGKILL can lose). Zero: DefaultSaveEvery.
+	SaveEvery int64
+	// SyncEvery is how many bytes may arrive between two fsyncs of the
+	// data (what a power loss can lose). Zero: DefaultSyncEvery.
+	SyncEvery int64
+}
+
+// Defaults of Store.SaveEvery and Store.SyncEvery.
+const (
+	DefaultSaveEvery = 1 << 20
+	DefaultSyncEvery = 64 << 20
+)
+
+// New opens (creating it if needed) the store of partial blobs in dir.
+func New(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Supported reports whether a blob can be kept partially: a sha256 digest
+// (the only hash whose state we persist) and a known, non-zero size.
+func Supported(d digest.Digest, size int64) bool {
+	return d.Validate() == nil && d.Algorithm() == digest.SHA256 && size > 0
+}
+
+// state is what <hex>.state holds.
+type state struct {
+	Digest digest.Digest `json:"digest"`
+	Size   int64         `json:"size"`
+	Offset int64         `json:"offset"`
+	Hash   []byte        `json:"hash,omitempty"`
+}
+
+func (s *Store) path(d digest.Digest, ext string) string {
+	return filepath.Join(s.dir, d.Encoded()+ext)
+}
+
+// Partial is one blob being received: what is on disk, its hash state, and
+// the lock. Write appends; Close keeps the bytes for a later Open; Complete
+// checks the digest and removes the files.
+type Partial struct {
+	s      *Store
+	d      digest.Digest
+	size   int64
+	lock   *os.File
+	data   *os.File
+	h      hash.Hash
+	hashed bool  // h covers the bytes [0, off)
+	off    int64 // bytes on disk
+	saved  int64 // offset of the last saved state
+	synced int64 // offset of the last fsync
+	resume int64 // offset found by Open
+}
+
+// Open locks the partial blob d of the given size and loads what an earlier
+// attempt kept of it. It returns ErrBusy when another pull holds it. A
+// state that does not describe this blob (other size, unreadable, longer
+// than its data) is discarded, and the download starts from zero.
+func (s *Store) Open(d digest.Digest, size int64) (*Partial, error) {
+	if !Supported(d, size) {
+		return nil, fmt.Errorf("blob %s of size %d cannot be resumed", d, size)
+	}
+	lock, err := lockFile(s.path(d, ".lock"))
+	if err != nil {
+		return nil, err
+	}
+	p := &Partial{s: s, d: d, size: size, lock: lock, h: sha256.New()}
+	if err := p.load(); err != nil {
+		unlock(lock)
+		return nil, err
+	}
+	return p, nil
+}
+
+// OpenWait is Open that waits up to wait for a busy partial to be
+// released (polling), for instance by the teardown of a canceled pull that
+// is still closing it. It returns ErrBusy after that, or ctx's error.
+func (s *Store) OpenWait(ctx context.Context, d digest.Digest, size int64, wait time.Duration) (*Partial, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		p, err := s.Open(d, size)
+		if !errors.Is(err, ErrBusy) || time.Now().After(deadline) {
+			return p, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// load opens the data file and restores the saved state, or starts over.
+func (p *Partial) load() error {
+	data, err := os.OpenFile(p.s.path(p.d, ".data"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	p.data = data
+	off := p.restore()
+	if off == 0 {
+		p.h.Reset()
+		p.hashed = false
+	}
+	// Bytes past the saved state were never hashed: drop them.
+	if err := data.Truncate(off); err != nil {
+		data.Close()
+		return err
+	}
+	p.off, p.saved, p.synced, p.resume = off, off, off, off
+	return nil
+}
+
+// restore reads the state file into p.h and returns its offset, or 0 when
+// there is no usable state.
+func (p *Partial) restore() int64 {
+	raw, err := os.ReadFile(p.s.path(p.d, ".state"))
+	if err != nil {
+		return 0
+	}
+	var st state
+	if json.Unmarshal(raw, &st) != nil || st.Digest != p.d || st.Size != p.size || st.Offset <= 0 || st.Offset > p.size {
+		return 0
+	}
+	fi, err := p.data.Stat()
+	if err != nil || fi.Size() < st.Offset {
+		return 0
+	}
+	if st.Hash != nil {
+		if p.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.Hash) != nil {
+			return 0
+		}
+		p.hashed = true
+	}
+	return st.Offset
+}
+
+// Resumed is the number of bytes an earlier attempt had kept when Open
+// found the partial.
+func (p *Partial) Resumed() int64 { return p.resume }
+
+// Offset is the number of bytes on disk: where the download continues.
+func (p *Partial) Offset() int64 { return p.off }
+
+// Size is the blob's declared size.
+func (p *Partial) Size() int64 { return p.size }
+
+// Prefix reads the bytes on disk (Offset of them), to replay them to
+// whoever consumes the blob from its start. When the saved state had no
+// hash, the replay hashes them: once it has been read to its end, the new
+// bytes are hashed too and Complete can check the digest. Read it whole
+// before the first Write.
+func (p *Partial) Prefix() io.Reader {
+	r := io.NewSectionReader(p.data, 0, p.off)
+	if p.hashed || p.off == 0 {
+		return r
+	}
+	return &catchUp{p: p, r: r}
+}
+
+// catchUp hashes the prefix while it is replayed.
+type catchUp struct {
+	p    *Partial
+	r    io.Reader
+	read int64
+}
+
+func (c *catchUp) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.p.h.Write(b[:n])
+	c.read += int64(n)
+	if c.read == c.p.off {
+		c.p.hashed = true
+	}
+	return n, err
+}
+
+// Verified reports whether Complete will check the digest: the partial was
+// resumed and its prefix hashed (or its hash state restored).
+func (p *Partial) Verified() bool { return p.hashed }
+
+// ErrOversize is returned by Write when the bytes would exceed the blob's
+// declared size.
+var ErrOversize = errors.New("the registry sent more bytes than the blob's declared size")
+
+// Write appends b (the blob's next bytes) to the partial and its hash,
+// saving the state every SaveEvery bytes.
+func (p *Partial) Write(b []byte) (int, error) {
+	if int64(len(b)) > p.size-p.off {
+		return 0, ErrOversize
+	}
+	if !p.hashed && p.off > 0 && p.resume == p.off {
+		return 0, errors.New("blobresume: Write before the prefix was replayed")
+	}
+	n, err := p.data.WriteAt(b, p.off)
+	if p.hashed {
+		p.h.Write(b[:n])
+	}
+	p.off += int64(n)
+	if err != nil {
+		return n, err
+	}
+	if p.off-p.synced >= orDefault(p.s.SyncEvery, DefaultSyncEvery) {
+		if err := p.data.Sync(); err != nil {
+			return n, err
+		}
+		p.synced = p.off
+	}
+	if p.off-p.saved >= orDefault(p.s.SaveEvery, DefaultSaveEvery) {
+		if err := p.save(); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func orDefault(v, def int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// save writes the state for the current offset, atomically.
+func (p *Partial) save() error {
+	st := state{Digest: p.d, Size: p.size, Offset: p.off}
+	if p.hashed {
+		hs, err := p.h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			return err
+		}
+		st.Hash = hs
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	final := p.s.path(p.d, ".state")
+	tmp := final + ".tmp"
+	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return err
+	}
+	p.saved = p.off
+	return nil
+}
+
+// Close saves the state and the data (fsync) for a later attempt and
+// releases the partial.
+func (p *Partial) Close() error {
+	err := p.data.Sync()
+	if err == nil && p.off > p.saved {
+		err = p.save()
+	}
+	p.release()
+	return err
+}
+
+// Discard removes the partial's bytes and state and releases it.
+func (p *Partial) Discard() {
+	p.remove()
+	p.release()
+}
+
+// Complete reports whether all size bytes arrived and, for a Verified
+// partial, hash to the digest (an unverified one is the consumer's to
+// check); either way the partial is removed and released: a complete blob
+// is the caller's now, a wrong one is useless. It returns an error for a
+// wrong or short blob.
+func (p *Partial) Complete() error {
+	defer p.Discard()
+	if p.off != p.size {
+		return fmt.Errorf("blob %s: %d of %d bytes", p.d, p.off, p.size)
+	}
+	if !p.hashed {
+		return nil
+	}
+	if got := digest.NewDigest(digest.SHA256, p.h); got != p.d {
+		return fmt.Errorf("blob %s: the bytes received hash to %s", p.d, got)
+	}
+	return nil
+}
+
+func (p *Partial) remove() {
+	_ = os.Remove(p.s.path(p.d, ".state"))
+	_ = os.Remove(p.s.path(p.d, ".data"))
+	p.off, p.saved, p.synced, p.hashed = 0, 0, 0, false
+}
+
+func (p *Partial) release() {
+	if p.data != nil {
+		_ = p.data.Close()
+		p.data = nil
+	}
+	if p.lock != nil {
+		unlock(p.lock)
+		p.lock = nil
+	}
+}
+
+// modTime is when the partial last grew, for Clean.
+func modTime(path string) (time.Time, int64, bool) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}, 0, false
+	}
+	return fi.ModTime(), fi.Size(), true
+}

@@ -1,0 +1,215 @@
+package blobresume
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+func blob(t *testing.T, n int) ([]byte, digest.Digest) {
+	t.Helper()
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b, digest.FromBytes(b)
+}
+
+// replay reads a partial's prefix whole and checks it.
+func replay(t *testing.T, p *Partial, want []byte) {
+	t.Helper()
+	got, err := io.ReadAll(p.Prefix())
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("prefix: %d bytes, %v; want %d bytes", len(got), err, len(want))
+	}
+}
+
+// A first download is not hashed (the consumer verifies it); a resume
+// hashes the prefix while replaying it, then the rest, and Complete checks
+// the digest.
+func TestResumeVerifiesDigest(t *testing.T) {
+	s, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SaveEvery = 1000
+	b, d := blob(t, 10000)
+	p, err := s.Open(d, int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Write(b[:4321]); err != nil {
+		t.Fatal(err)
+	}
+	if p.Verified() {
+		t.Error("a first download is hashed")
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p, err = s.Open(d, int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Resumed() != 4321 {
+		t.Fatalf("resumed at %d, want 4321", p.Resumed())
+	}
+	if _, err := p.Write(b[4321:4400]); err == nil {
+		t.Error("Write before the replay was accepted")
+	}
+	replay(t, p, b[:4321])
+	if !p.Verified() {
+		t.Fatal("not verified after the replay")
+	}
+	if _, err := p.Write(b[4321:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.path(d, ".data")); !os.IsNotExist(err) {
+		t.Errorf("data left after Complete: %v", err)
+	}
+}
+
+// Once a resumed download saved its hash state, the next resume restores
+// it: no hashing of the replay, and the digest is still checked.
+func TestSavedHashStateIsRestored(t *testing.T) {
+	s, _ := New(t.TempDir())
+	s.SaveEvery = 100
+	b, d := blob(t, 3000)
+	p, _ := s.Open(d, 3000)
+	_, _ = p.Write(b[:1000])
+	_ = p.Close()
+	p, _ = s.Open(d, 3000)
+	replay(t, p, b[:1000])
+	_, _ = p.Write(b[1000:2000])
+	_ = p.Close()
+	p, err := s.Open(d, 3000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Verified() || p.Offset() != 2000 {
+		t.Fatalf("restored: verified %v at %d, want true at 2000", p.Verified(), p.Offset())
+	}
+	replay(t, p, b[:2000])
+	_, _ = p.Write(b[2000:])
+	if err := p.Complete(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Without Close (a SIGKILL), the last saved state is where a resume starts;
+// bytes written after it are dropped.
+func TestKilledPartialResumesAtLastSave(t *testing.T) {
+	s, _ := New(t.TempDir())
+	s.SaveEvery = 1000
+	b, d := blob(t, 5000)
+	p, _ := s.Open(d, 5000)
+	_, _ = p.Write(b[:1500]) // saves at 1500
+	_, _ = p.Write(b[1500:1700])
+	unlock(p.lock) // the process dies: the lock goes, nothing else runs
+	p.lock = nil
+	q, err := s.Open(d, 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Offset() != 1500 {
+		t.Fatalf("offset %d, want 1500", q.Offset())
+	}
+	replay(t, q, b[:1500])
+	if _, err := q.Write(b[1500:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Complete(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBusyAndOversize(t *testing.T) {
+	s, _ := New(t.TempDir())
+	b, d := blob(t, 100)
+	p, err := s.Open(d, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(d, 100); !errors.Is(err, ErrBusy) {
+		t.Errorf("second Open: %v, want ErrBusy", err)
+	}
+	if _, err := p.Write(append(b, 'x')); !errors.Is(err, ErrOversize) {
+		t.Errorf("oversize write: %v", err)
+	}
+	p.Discard()
+}
+
+// A state for another size is discarded; a resumed partial whose bytes are
+// wrong fails the digest check and is removed.
+func TestBadPartials(t *testing.T) {
+	s, _ := New(t.TempDir())
+	s.SaveEvery = 10
+	b, d := blob(t, 100)
+	p, _ := s.Open(d, 100)
+	_, _ = p.Write(b[:50])
+	_ = p.Close()
+	q, _ := s.Open(d, 99)
+	if q.Offset() != 0 {
+		t.Errorf("a state for another size was used: offset %d", q.Offset())
+	}
+	q.Discard()
+
+	p, _ = s.Open(d, 100)
+	bad := bytes.Clone(b)
+	bad[7] ^= 1
+	_, _ = p.Write(bad[:50])
+	_ = p.Close()
+	p, _ = s.Open(d, 100)
+	replay(t, p, bad[:50])
+	_, _ = p.Write(b[50:])
+	if err := p.Complete(); err == nil {
+		t.Error("a corrupt blob completed")
+	}
+	if _, err := os.Stat(s.path(d, ".data")); !os.IsNotExist(err) {
+		t.Errorf("a corrupt partial was kept: %v", err)
+	}
+}
+
+// Clean removes old partials and enforces the size cap oldest first, but
+// never a partial in use.
+func TestClean(t *testing.T) {
+	s, _ := New(t.TempDir())
+	s.SaveEvery = 1
+	mk := func(n int, age time.Duration) digest.Digest {
+		b, d := blob(t, n)
+		p, _ := s.Open(d, int64(n))
+		_, _ = p.Write(b[:n/2])
+		_ = p.Close()
+		old := time.Now().Add(-age)
+		_ = os.Chtimes(s.path(d, ".data"), old, old)
+		return d
+	}
+	ancient := mk(100, 48*time.Hour)
+	busy := mk(100, 48*time.Hour)
+	older := mk(1000, 2*time.Hour)
+	newer := mk(1000, time.Hour)
+	held, err := s.Open(busy, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Discard()
+	s.Clean(24*time.Hour, 600)
+	exists := func(d digest.Digest) bool {
+		_, err := os.Stat(s.path(d, ".data"))
+		return err == nil
+	}
+	if exists(ancient) || exists(older) || !exists(newer) || !exists(busy) {
+		t.Errorf("after Clean: ancient %v older %v newer %v busy %v", exists(ancient), exists(older), exists(newer), exists(busy))
+	}
+	if m, _ := filepath.Glob(filepath.Join(s.Dir(), "*.tmp")); len(m) != 0 {
+		t.Errorf("temporary files left: %v", m)
+	}
+}
