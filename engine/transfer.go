@@ -10,12 +10,24 @@ import (
 // one transfer (see Engine.Pull), and each reports the blobs it watched
 // move from the moment it joined.
 type Transfer struct {
-	// BytesFetched is the number of blob bytes copied.
+	// BytesFetched is the number of blob bytes copied. For a layer pulled
+	// partially (zstd:chunked, see Options.PartialPulls) it counts the
+	// bytes read from the source: table of contents and missing chunks.
 	BytesFetched int64 `json:"bytesFetched"`
+	// BytesReused is the number of blob bytes not fetched because the store
+	// had them: the sizes of the reused blobs, plus, for each layer pulled
+	// partially, the part of its blob that local files made unnecessary
+	// (its size minus the bytes fetched; bootc's bytes_cached). For a
+	// complete pull, BytesFetched + BytesReused is the size of the
+	// image's blobs, when the manifest states every size.
+	BytesReused int64 `json:"bytesReused"`
 	// BlobsFetched counts the blobs (layers and config) copied.
 	BlobsFetched int `json:"blobsFetched"`
 	// BlobsReused counts the blobs found in the store and not fetched.
 	BlobsReused int `json:"blobsReused"`
+	// BlobsPartial counts the blobs of BlobsFetched that were fetched
+	// partially, some of their files found in the store.
+	BlobsPartial int `json:"blobsPartial,omitempty"`
 }
 
 // transferCounter is a progress sink that sums blob events and passes every
@@ -33,8 +45,13 @@ func (c *transferCounter) Emit(ev progress.Event) {
 	case progress.BlobDone:
 		c.t.BlobsFetched++
 		c.t.BytesFetched += ev.Current
+		if cached := ev.Cached(); cached > 0 {
+			c.t.BlobsPartial++
+			c.t.BytesReused += cached
+		}
 	case progress.BlobSkipped:
 		c.t.BlobsReused++
+		c.t.BytesReused += max(ev.Total, 0)
 	}
 	c.mu.Unlock()
 	if c.next != nil {
