@@ -1,11 +1,14 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -15,6 +18,7 @@ import (
 	"github.com/pullengine/pullengine/policy"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
+	storagetypes "go.podman.io/storage/types"
 )
 
 // partialImages pushes v1 and v2 of a two-layer zstd:chunked image, v2
@@ -189,5 +193,49 @@ func TestPartialPullsNeedOverlay(t *testing.T) {
 	for _, on := range []types.OptionalBool{types.OptionalBoolFalse, types.OptionalBoolUndefined} {
 		enginetest.NewEngine(t, enginetest.WithDriver("vfs"),
 			enginetest.WithEngineOptions(func(o *engine.Options) { o.PartialPulls = on }))
+	}
+}
+
+// TestPartialPullsWithCallersStore: a caller's store keeps its own pull
+// options (they stand for storage.conf's). Enabled on vfs with the switch
+// left undefined, New logs a warning and the pull works in whole layers; a
+// switch that contradicts the store is refused.
+func TestPartialPullsWithCallersStore(t *testing.T) {
+	dir := t.TempDir()
+	st, err := storage.GetStore(storagetypes.StoreOptions{
+		GraphRoot: filepath.Join(dir, "root"), RunRoot: filepath.Join(dir, "run"), GraphDriverName: "vfs",
+		PullOptions: map[string]string{"enable_partial_images": "true"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = st.Shutdown(true) })
+	reg := enginetest.NewRegistry(t)
+	reg.PushZstdChunked(t, "team/app:v1", enginetest.NewImage(t, enginetest.OCI()))
+
+	var logs bytes.Buffer
+	e := enginetest.NewEngine(t, enginetest.WithRegistry(reg), enginetest.WithEngineOptions(func(o *engine.Options) {
+		o.Store = st
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	}))
+	if !strings.Contains(logs.String(), `"level":"WARN"`) || !strings.Contains(logs.String(), "partial pulls") {
+		t.Errorf("no warning about partial pulls on vfs in the log: %s", logs.String())
+	}
+	if _, err := e.Pull(context.Background(), reg.Host+"/team/app:v1", policy.Missing, nil); err != nil {
+		t.Fatalf("pull on vfs with partial pulls enabled by the store: %v", err)
+	}
+
+	for _, on := range []types.OptionalBool{types.OptionalBoolTrue, types.OptionalBoolFalse} {
+		opts := enginetest.NewEngineOptions(t, enginetest.WithEngineOptions(func(o *engine.Options) {
+			o.Store, o.PartialPulls = st, on
+		}))
+		// True agrees with the store but vfs cannot apply it; False
+		// contradicts the store.
+		if e, err := engine.New(opts); pullerrors.Classify(err) != pullerrors.InvalidArgument {
+			if e != nil {
+				e.Close()
+			}
+			t.Errorf("PartialPulls %v with a vfs store enabling them: %v; want invalid-argument", on, err)
+		}
 	}
 }
