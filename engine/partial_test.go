@@ -25,7 +25,7 @@ import (
 // changing 2 % of the files of each layer, and returns the files of v2.
 func partialImages(t *testing.T, reg *enginetest.Registry) (v2files []enginetest.Files, changed []string) {
 	t.Helper()
-	const files, size = 100, 16 << 10
+	const files, size = 60, 8 << 10
 	var v1layers, v2layers []enginetest.ImageOption
 	for i := range uint64(2) {
 		f1 := enginetest.RandomFiles(fmt.Sprintf("layer%d-", i), i, files, size)
