@@ -12,7 +12,12 @@ import (
 // fetching fewer bytes saves (partial pulls, benchmarks); tests must not
 // assert on the times it produces.
 func Throttle(bytesPerSecond int64) RegistryOption {
-	l := &link{rate: bytesPerSecond}
+	return WithLink(NewLink(bytesPerSecond))
+}
+
+// WithLink makes the registry answer through l, whose rate the test may
+// change while it runs (e.g. full speed to set up, throttled to measure).
+func WithLink(l *Link) RegistryOption {
 	return WithMiddleware(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(&throttledWriter{ResponseWriter: w, link: l, r: r}, r)
@@ -20,19 +25,33 @@ func Throttle(bytesPerSecond int64) RegistryOption {
 	})
 }
 
-// link paces writes to a rate: each write reserves its share of time after
-// the previous reservation and waits until it ends.
-type link struct {
-	rate int64
+// Link paces the response bodies of a registry (see WithLink) to a rate:
+// each write reserves its share of time after the previous reservation and
+// waits until it ends.
+type Link struct {
 	mu   sync.Mutex
+	rate int64
 	free time.Time // when the link has sent everything reserved so far
 }
 
+// NewLink returns a link of bytesPerSecond; zero or less is unlimited.
+func NewLink(bytesPerSecond int64) *Link { return &Link{rate: bytesPerSecond} }
+
+// SetRate changes the link's rate from now on; zero or less is unlimited.
+func (l *Link) SetRate(bytesPerSecond int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rate, l.free = bytesPerSecond, time.Time{}
+}
+
 // reserve books n bytes and returns when they have gone through.
-func (l *link) reserve(n int) time.Time {
+func (l *Link) reserve(n int) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
+	if l.rate <= 0 {
+		return now
+	}
 	if l.free.Before(now) {
 		l.free = now
 	}
@@ -46,7 +65,7 @@ const throttleSlice = 16 << 10
 
 type throttledWriter struct {
 	http.ResponseWriter
-	link *link
+	link *Link
 	r    *http.Request
 }
 
