@@ -90,7 +90,8 @@ func WithAuthJSON(json string) EngineOption {
 	return func(c *engineConfig) { c.authJSON = json }
 }
 
-// WithDriver sets the storage driver (default vfs: works everywhere).
+// WithDriver sets the storage driver (default: DefaultDriver, overlay where
+// the kernel allows it, else vfs).
 func WithDriver(name string) EngineOption {
 	return func(c *engineConfig) { c.driver = name }
 }
@@ -124,7 +125,6 @@ func NewEngine(t testing.TB, opts ...EngineOption) *engine.Engine {
 func NewEngineOptions(t testing.TB, opts ...EngineOption) engine.Options {
 	t.Helper()
 	c := engineConfig{
-		driver:         "vfs",
 		policyJSON:     `{"default":[{"type":"insecureAcceptAnything"}]}`,
 		authJSON:       `{"auths":{}}`,
 		shortNameMode:  "permissive",
@@ -132,6 +132,13 @@ func NewEngineOptions(t testing.TB, opts ...EngineOption) engine.Options {
 	}
 	for _, o := range opts {
 		o(&c)
+	}
+	if c.driver == "" {
+		var reason string
+		c.driver, reason = DefaultDriver()
+		if c.driver != "overlay" {
+			t.Logf("enginetest: store on %s: %s", c.driver, reason)
+		}
 	}
 	dir := t.TempDir()
 	write := func(name, content string) string {
@@ -163,11 +170,7 @@ func NewEngineOptions(t testing.TB, opts ...EngineOption) engine.Options {
 			BlobInfoCacheDir:           filepath.Join(dir, "cache"),
 		},
 	}
-	if singleUID && c.driver == "vfs" {
-		// Only our own UID exists in this namespace: layer files owned by
-		// other users keep our UID instead of failing the pull.
-		o.GraphDriverOptions = []string{"vfs.ignore_chown_errors=true"}
-	}
+	o.GraphDriverOptions = driverOptions(c.driver)
 	for _, f := range c.modify {
 		f(&o)
 	}
