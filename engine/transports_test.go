@@ -293,7 +293,7 @@ func TestTransportContainersStorage(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := other.Store()
-	ref := "containers-storage:[vfs@" + s.GraphRoot() + "+" + s.RunRoot() + "]localhost/pullengine/hello:1.0"
+	ref := "containers-storage:[" + s.GraphDriverName() + "@" + s.GraphRoot() + "+" + s.RunRoot() + "]localhost/pullengine/hello:1.0"
 	transportCase{ref: ref, names: []string{"localhost/pullengine/hello:1.0"}, id: src.Images[0].ID}.run(t)
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"go.podman.io/storage"
+	"go.podman.io/storage/drivers/overlay"
 	storagetypes "go.podman.io/storage/types"
 )
 
@@ -35,6 +36,12 @@ var probeDriver = sync.OnceValues(func() (driver, reason string) {
 		return "vfs", fmt.Sprintf("overlay not probed: %v", err)
 	}
 	defer os.RemoveAll(dir)
+	// Native overlay only: where the kernel refuses, storage would quietly
+	// use fuse-overlayfs if installed, another driver in all but name.
+	native, err := overlay.SupportsNativeOverlay(filepath.Join(dir, "root", "overlay"), filepath.Join(dir, "run", "overlay"))
+	if err != nil || !native {
+		return "vfs", fmt.Sprintf("the kernel does not mount overlay for this process (%v)", err)
+	}
 	s, err := storage.GetStore(storagetypes.StoreOptions{
 		GraphRoot:          filepath.Join(dir, "root"),
 		RunRoot:            filepath.Join(dir, "run"),

@@ -155,9 +155,10 @@ func NewEngineOptions(t testing.TB, opts ...EngineOption) engine.Options {
 		t.Fatalf("enginetest: %v", err)
 	}
 	write(filepath.Join("registries.d", "default.yaml"), fmt.Sprintf("default-docker:\n  lookaside: file://%s\n", filepath.Join(dir, "sigstore")))
+	store := storeDir(t)
 	o := engine.Options{
-		RootDir:             filepath.Join(dir, "root"),
-		RunDir:              filepath.Join(dir, "run"),
+		RootDir:             filepath.Join(store, "root"),
+		RunDir:              filepath.Join(store, "run"),
 		GraphDriver:         c.driver,
 		RegistriesConfPath:  write("registries.conf", c.registriesConf()),
 		SignaturePolicyPath: write("policy.json", c.policyJSON),
@@ -175,6 +176,24 @@ func NewEngineOptions(t testing.TB, opts ...EngineOption) engine.Options {
 		f(&o)
 	}
 	return o
+}
+
+// storeDir is a temp dir for the store, removed when the test ends (after
+// the engine is closed). It is not t.TempDir: a test name may hold a comma,
+// and overlay's mount options, comma-separated, cannot name such a path
+// (storage would then fall back to fuse-overlayfs, or fail).
+func storeDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "enginetest-store-")
+	if err != nil {
+		t.Fatalf("enginetest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("enginetest: removing the store: %v", err)
+		}
+	})
+	return dir
 }
 
 func (c *engineConfig) registriesConf() string {
