@@ -83,6 +83,7 @@ func BenchmarkPartialPull(b *testing.B) {
 			wall[i] += time.Since(t0)
 			b.StopTimer()
 			bytes[i] += reg.Requests.BlobBytes()
+			b.StartTimer() // b.Loop refuses to run with the timer stopped
 		}
 	}
 	iters := float64(n)
