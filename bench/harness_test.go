@@ -53,7 +53,8 @@ type side struct {
 
 func newSide(b testing.TB, host string) *side {
 	b.Helper()
-	opts := enginetest.NewEngineOptions(b, enginetest.WithRegistryHost(host))
+	// vfs like the anchors, whatever the kit would pick: same driver, fair race.
+	opts := enginetest.NewEngineOptions(b, enginetest.WithRegistryHost(host), enginetest.WithDriver("vfs"))
 	sys := *opts.SystemContext
 	sys.SystemRegistriesConfPath = opts.RegistriesConfPath
 	sys.SystemRegistriesConfDirPath = opts.RegistriesConfPath + ".d"

@@ -2,6 +2,9 @@
 # Runs the benchmarks of this module and prints the tables of the README's
 # Performance section. Run it through `make bench` at the repository root,
 # which sets the build tags (GOFLAGS). About six minutes on 2 cores.
+# BENCH_PARTIAL sets the -benchtime of the partial-pull benchmark (default 2x),
+# BENCH_PARTIAL_MB and BENCH_PARTIAL_RATE its image size and link (see
+# partial_test.go); its lines go to bench/out/partial.txt and are printed last.
 # BENCH_QUICK, BENCH_COLD, BENCH_LARGE, BENCH_CONCURRENT, BENCH_DIFFERENT and BENCH_PARALLEL
 # override the -benchtime of each group (e.g. BENCH_COLD=3x for a quick look);
 # BENCH_RESUME_MIB sets the layer size of the resume benchmark (512).
@@ -36,3 +39,7 @@ echo
 echo "$(date -u +%Y-%m-%d), $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), Linux $(uname -r), $(go version | cut -d' ' -f3), vfs on $(df -T . | awk 'NR==2 {print $2}'); load average $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after"
 echo
 go run ./cmd/benchtable "$out"
+
+echo
+echo "Partial pulls (zstd:chunked, overlay), BENCH_PARTIAL_MB=${BENCH_PARTIAL_MB:-24} BENCH_PARTIAL_RATE=${BENCH_PARTIAL_RATE:-10} MiB/s:"
+./out/bench.test -test.run '^$' -test.bench '^BenchmarkPartialPull$' -test.benchtime "${BENCH_PARTIAL:-2x}" | tee out/partial.txt

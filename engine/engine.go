@@ -65,6 +65,14 @@ type Options struct {
 	// GraphDriverOptions replace storage.conf's driver options (Podman's
 	// --storage-opt), e.g. "vfs.ignore_chown_errors=true". Nil: storage.conf's.
 	GraphDriverOptions []string
+	// PartialPulls switches zstd:chunked partial pulls (fetch only the
+	// files the store lacks; overlay driver only): True on, False off,
+	// Undefined (zero) as storage.conf's pull_options enable_partial_images
+	// says. True on a driver other than overlay makes New fail with
+	// InvalidArgument; storage.conf enabling it there gets a logged warning
+	// (pulls then fetch whole layers). With Store set, the store's own pull
+	// options must agree with a True or False here.
+	PartialPulls types.OptionalBool
 	// Store, when set, is used instead of opening one; RootDir, RunDir and
 	// the driver fields are then ignored, and Close leaves the store open.
 	Store storage.Store
@@ -164,6 +172,10 @@ func New(opts Options) (*Engine, error) {
 			return nil, err
 		}
 		e.ownsStore = true
+	}
+	if err := checkPartialPulls(e.store, opts.PartialPulls, e.log); err != nil {
+		e.Close()
+		return nil, err
 	}
 	if e.sys.BigFilesTemporaryDir == "" {
 		// The default, /var/tmp, may sit on another file system or be

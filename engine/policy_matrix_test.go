@@ -196,11 +196,16 @@ func seed(t *testing.T, opts engine.Options, ref string) {
 	}
 }
 
-// corruptLayers removes every layer record from a closed vfs store, as a
-// crash or a careless rm can: the image stays, its layers are gone.
+// corruptLayers removes every layer record from a closed store (the
+// driver's <driver>-layers/layers.json), as a crash or a careless rm can:
+// the image stays, its layers are gone.
 func corruptLayers(t *testing.T, root string) {
 	t.Helper()
-	path := filepath.Join(root, "vfs-layers", "layers.json")
+	paths, err := filepath.Glob(filepath.Join(root, "*-layers", "layers.json"))
+	if err != nil || len(paths) != 1 {
+		t.Fatalf("layer records under %s: %v %v", root, paths, err)
+	}
+	path := paths[0]
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,7 +46,7 @@ func (e *Engine) wrapSource(sys *sysContext, rep *progress.Reporter, src types.I
 	if !registry && !e.limits.set() {
 		return src
 	}
-	if registry && e.partialPullsEnabled() && !e.limits.set() {
+	if registry && partialPullsActive(e.store) && !e.limits.set() {
 		return src
 	}
 	if needsSigstore(sys.cfg.policy) {
@@ -57,13 +56,6 @@ func (e *Engine) wrapSource(sys *sysContext, rep *progress.Reporter, src types.I
 		return src
 	}
 	return &wrappedRef{ImageReference: src, e: e, sys: sys, rep: rep, registry: registry}
-}
-
-// partialPullsEnabled reports whether the store fetches zstd:chunked layers
-// partially (storage.conf pull_options enable_partial_images).
-func (e *Engine) partialPullsEnabled() bool {
-	v, _ := strconv.ParseBool(e.store.PullOptions()["enable_partial_images"])
-	return v
 }
 
 // needsSigstore reports whether the policy has a sigstoreSigned

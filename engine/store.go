@@ -51,6 +51,7 @@ func storeOptions(opts Options) (storagetypes.StoreOptions, error) {
 	if opts.GraphDriverOptions != nil {
 		so.GraphDriverOptions = opts.GraphDriverOptions
 	}
+	applyPartialPulls(&so, opts.PartialPulls)
 	if so.GraphDriverName == "" {
 		// containers/storage would pick by its priority list, which
 		// leaves out vfs: a vfs store would get an overlay store beside it.

@@ -13,7 +13,9 @@ import (
 type Transfer struct {
 	// BytesFetched is the number of blob bytes fetched from the source:
 	// the bytes of the blobs copied, less those resumed from disk, plus
-	// those fetched again and discarded.
+	// those fetched again and discarded. For a layer pulled partially
+	// (zstd:chunked, see Options.PartialPulls) it counts the bytes read
+	// from the source: table of contents and missing chunks.
 	BytesFetched int64 `json:"bytesFetched"`
 	// BytesResumed is the number of blob bytes taken from partial
 	// downloads an earlier attempt or process kept, instead of fetching
@@ -26,10 +28,20 @@ type Transfer struct {
 	// Reconnects counts the blob connections that broke or stalled and
 	// were resumed within the pull.
 	Reconnects int `json:"reconnects,omitempty"`
+	// BytesReused is the number of blob bytes not fetched because the store
+	// had them: the sizes of the reused blobs, plus, for each layer pulled
+	// partially, the part of its blob that local files made unnecessary
+	// (its size minus the bytes fetched; bootc's bytes_cached). For a
+	// complete pull without resumes or waste, BytesFetched + BytesReused
+	// is the size of the image's blobs, when the manifest states every size.
+	BytesReused int64 `json:"bytesReused"`
 	// BlobsFetched counts the blobs (layers and config) copied.
 	BlobsFetched int `json:"blobsFetched"`
 	// BlobsReused counts the blobs found in the store and not fetched.
 	BlobsReused int `json:"blobsReused"`
+	// BlobsPartial counts the blobs of BlobsFetched that were fetched
+	// partially, some of their files found in the store.
+	BlobsPartial int `json:"blobsPartial,omitempty"`
 }
 
 // transferCounter is a progress sink that sums blob events and passes every
@@ -53,6 +65,10 @@ func (c *transferCounter) Emit(ev progress.Event) {
 		c.t.BytesFetched += ev.Current - c.resumed[ev.Digest]
 		c.t.BytesResumed += c.resumed[ev.Digest]
 		delete(c.resumed, ev.Digest)
+		if cached := ev.Cached(); cached > 0 {
+			c.t.BlobsPartial++
+			c.t.BytesReused += cached
+		}
 	case progress.BlobResumed:
 		if c.resumed == nil {
 			c.resumed = map[digest.Digest]int64{}
@@ -66,6 +82,7 @@ func (c *transferCounter) Emit(ev progress.Event) {
 		}
 	case progress.BlobSkipped:
 		c.t.BlobsReused++
+		c.t.BytesReused += max(ev.Total, 0)
 	}
 	c.mu.Unlock()
 	if c.next != nil {

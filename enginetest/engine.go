@@ -90,7 +90,8 @@ func WithAuthJSON(json string) EngineOption {
 	return func(c *engineConfig) { c.authJSON = json }
 }
 
-// WithDriver sets the storage driver (default vfs: works everywhere).
+// WithDriver sets the storage driver (default: DefaultDriver, overlay where
+// the kernel allows it, else vfs).
 func WithDriver(name string) EngineOption {
 	return func(c *engineConfig) { c.driver = name }
 }
@@ -124,7 +125,6 @@ func NewEngine(t testing.TB, opts ...EngineOption) *engine.Engine {
 func NewEngineOptions(t testing.TB, opts ...EngineOption) engine.Options {
 	t.Helper()
 	c := engineConfig{
-		driver:         "vfs",
 		policyJSON:     `{"default":[{"type":"insecureAcceptAnything"}]}`,
 		authJSON:       `{"auths":{}}`,
 		shortNameMode:  "permissive",
@@ -132,6 +132,13 @@ func NewEngineOptions(t testing.TB, opts ...EngineOption) engine.Options {
 	}
 	for _, o := range opts {
 		o(&c)
+	}
+	if c.driver == "" {
+		var reason string
+		c.driver, reason = DefaultDriver()
+		if c.driver != "overlay" {
+			t.Logf("enginetest: store on %s: %s", c.driver, reason)
+		}
 	}
 	dir := t.TempDir()
 	write := func(name, content string) string {
@@ -148,9 +155,10 @@ func NewEngineOptions(t testing.TB, opts ...EngineOption) engine.Options {
 		t.Fatalf("enginetest: %v", err)
 	}
 	write(filepath.Join("registries.d", "default.yaml"), fmt.Sprintf("default-docker:\n  lookaside: file://%s\n", filepath.Join(dir, "sigstore")))
+	store := storeDir(t)
 	o := engine.Options{
-		RootDir:             filepath.Join(dir, "root"),
-		RunDir:              filepath.Join(dir, "run"),
+		RootDir:             filepath.Join(store, "root"),
+		RunDir:              filepath.Join(store, "run"),
 		GraphDriver:         c.driver,
 		RegistriesConfPath:  write("registries.conf", c.registriesConf()),
 		SignaturePolicyPath: write("policy.json", c.policyJSON),
@@ -163,15 +171,29 @@ func NewEngineOptions(t testing.TB, opts ...EngineOption) engine.Options {
 			BlobInfoCacheDir:           filepath.Join(dir, "cache"),
 		},
 	}
-	if singleUID && c.driver == "vfs" {
-		// Only our own UID exists in this namespace: layer files owned by
-		// other users keep our UID instead of failing the pull.
-		o.GraphDriverOptions = []string{"vfs.ignore_chown_errors=true"}
-	}
+	o.GraphDriverOptions = driverOptions(c.driver)
 	for _, f := range c.modify {
 		f(&o)
 	}
 	return o
+}
+
+// storeDir is a temp dir for the store, removed when the test ends (after
+// the engine is closed). It is not t.TempDir: a test name may hold a comma,
+// and overlay's mount options, comma-separated, cannot name such a path
+// (storage would then fall back to fuse-overlayfs, or fail).
+func storeDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "enginetest-store-")
+	if err != nil {
+		t.Fatalf("enginetest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("enginetest: removing the store: %v", err)
+		}
+	})
+	return dir
 }
 
 func (c *engineConfig) registriesConf() string {

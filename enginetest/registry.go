@@ -75,7 +75,7 @@ func NewRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 	}
 	r.Host = l.Addr().String()
 
-	var h http.Handler = openRanges(store)
+	var h http.Handler = serveMultiRanges(openRanges(store))
 	if cfg.auth != nil {
 		h = cfg.auth(r.Host, h)
 	}

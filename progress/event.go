@@ -50,7 +50,8 @@ const (
 	// transferred. Intermediate BlobProgress events may be coalesced.
 	BlobProgress
 	// BlobDone: the transfer of blob Event.Digest completed; Current is the
-	// number of bytes transferred.
+	// number of bytes transferred, below Total for a layer pulled partially
+	// (see Event.Cached).
 	BlobDone
 	// BlobSkipped: blob Event.Digest is already present at the destination
 	// and is not transferred. No BlobStarted precedes it.
@@ -177,6 +178,18 @@ type Event struct {
 func (e Event) RetryText() string {
 	return "Failed, retrying in " + e.Delay.String() + " ... (" + strconv.Itoa(e.Attempt) + "/" +
 		strconv.Itoa(e.MaxAttempts) + "). Error: " + e.Message
+}
+
+// Cached is, for a BlobDone event, the number of the blob's bytes that were
+// not transferred because the destination already had their content: a
+// zstd:chunked layer pulled partially ends with Current (the bytes fetched)
+// below Total. It is zero for other events, complete transfers and blobs of
+// unknown size.
+func (e Event) Cached() int64 {
+	if e.Kind != BlobDone || e.Total <= 0 || e.Current >= e.Total {
+		return 0
+	}
+	return e.Total - e.Current
 }
 
 // errorText is the text of a Failed event: Err's message, or Message when

@@ -44,6 +44,13 @@ type ArtifactProgress struct {
 	Total int64 `json:"total,omitempty"`
 	// ProgressComponentID is the blob's digest ("sha256:...").
 	ProgressComponentID string `json:"progressComponentID,omitempty"`
+	// BytesCached is an addition to Podman's fields, set only on the
+	// "success" line of a layer pulled partially (zstd:chunked): the bytes
+	// of the blob not fetched because the store had their files (see
+	// [Event.Cached]; bootc's progress has a bytes_cached field of that
+	// meaning). Current is then the bytes fetched. Clients that do not
+	// know the field ignore it.
+	BytesCached uint64 `json:"bytesCached,omitempty"`
 }
 
 // JSONLinesOptions configures [NewJSONLines].
@@ -211,6 +218,7 @@ func artifactReport(e Event) PullReport {
 	if e.Kind != BlobSkipped {
 		p.Current = uint64(max(e.Current, 0))
 		p.Total = e.Total
+		p.BytesCached = uint64(e.Cached())
 	}
 	return PullReport{Status: "pulling", Stream: t[0], Progress: p}
 }
