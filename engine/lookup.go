@@ -32,6 +32,15 @@ type local struct {
 	platform platform.Platform
 }
 
+// reference names the image as the Result reports it: the name it was
+// found under, else its ID.
+func (l *local) reference() string {
+	if l.name != "" {
+		return l.name
+	}
+	return l.image.ID
+}
+
 var shortID = regexp.MustCompile(`^[a-f0-9]{3,63}$`)
 
 // lookupLocal finds the local image a registry pull would produce or reuse.

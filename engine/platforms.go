@@ -67,7 +67,8 @@ func (e *Engine) nameHolder(named reference.Named) *storage.Image {
 // (as in Podman); without this, the amd64 image would keep no name at all.
 // It gets repo@<its manifest digest>, the name a user copies from a
 // registry or from `podman images --digests`.
-func (e *Engine) keepDisplaced(ctx context.Context, sys *sysContext, before, after *storage.Image, named reference.Named) {
+func (st *pullState) keepDisplaced(ctx context.Context, before, after *storage.Image, named reference.Named) {
+	e := st.e
 	if before == nil || after == nil || before.ID == after.ID {
 		return
 	}
@@ -87,8 +88,8 @@ func (e *Engine) keepDisplaced(ctx context.Context, sys *sysContext, before, aft
 		e.log.WarnContext(ctx, "could not keep the displaced image addressable", "image", before.ID, "err", err)
 		return
 	}
-	sys.warn("%s now names the %s image; the image it named before (%s) stays available as %s",
-		named, sys.expected, before.ID, digested)
+	st.warn("%s now names the %s image; the image it named before (%s) stays available as %s",
+		named, st.expected, before.ID, digested)
 }
 
 // hasRepoName reports whether img still has a name in named's repository.

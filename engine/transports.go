@@ -15,7 +15,6 @@ import (
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	pullerrors "github.com/pullengine/pullengine/errors"
-	"github.com/pullengine/pullengine/policy"
 	dockerarchive "go.podman.io/image/v5/docker/archive"
 	"go.podman.io/image/v5/docker/reference"
 	ociarchive "go.podman.io/image/v5/oci/archive"
@@ -34,43 +33,41 @@ const (
 // pullTransport copies from a non-registry source. Sources are local files,
 // layouts, stores or a daemon, so the policy does not gate the copy: it
 // always runs, and reuses layers already stored.
-func (e *Engine) pullTransport(ctx context.Context, sys *sysContext, in input, p policy.Policy, o *PullOptions) (*Result, error) {
-	res := &Result{Policy: p, Reference: describeRef(in.transportRef)}
-	src, err := openSource(&sys.SystemContext, in.transportRef)
+func (st *pullState) pullTransport(ctx context.Context) error {
+	e, ref := st.e, st.in.transportRef
+	st.setPolicy(st.policy, "")
+	src, err := openSource(&st.sys, ref)
 	if err != nil {
-		return res, err
+		return err
 	}
 	defer src.close()
 	var dest string
 	if len(src.names) > 0 {
 		dest = src.names[0]
 	} else {
-		id, err := configID(ctx, &sys.SystemContext, src.ref)
+		id, err := configID(ctx, &st.sys, src.ref)
 		if err != nil {
-			return res, e.sourceError(ctx, sys, src.ref, err)
+			return st.sourceError(ctx, src.ref, err)
 		}
 		dest = "@" + id
 	}
-	img, pulled, err := e.copyToStore(ctx, sys, src.ref, dest, o)
+	img, pulled, err := st.copyToStore(ctx, src.ref, dest)
 	if err != nil {
-		return res, e.sourceError(ctx, sys, src.ref, err)
+		return st.sourceError(ctx, src.ref, err)
 	}
 	if len(src.names) > 1 {
 		// One copy serves every name (docker-archive RepoTags): the image
 		// is the same, so the other names are added to it. (libimage copies
 		// once per name and returns the same image N times.)
 		if err := e.store.AddNames(img.ID, src.names[1:]); err != nil {
-			return res, fmt.Errorf("naming image %s: %w", img.ID, pullerrors.Wrap(pullerrors.Storage, err))
+			return fmt.Errorf("naming image %s: %w", img.ID, pullerrors.Wrap(pullerrors.Storage, err))
 		}
 		if img, err = e.store.Image(img.ID); err != nil {
-			return res, fmt.Errorf("reading image %s: %w", img.ID, pullerrors.Wrap(pullerrors.Storage, err))
+			return fmt.Errorf("reading image %s: %w", img.ID, pullerrors.Wrap(pullerrors.Storage, err))
 		}
 	}
-	res.Outcome = Pulled
-	desc := e.describe(ctx, &sys.SystemContext, img, pulled)
-	res.Images = []Image{desc}
-	sys.checkPlatform(desc)
-	return res, nil
+	st.finishPulled(ctx, describeRef(ref), img, pulled)
+	return nil
 }
 
 // source is a non-registry source opened for one pull.
@@ -378,10 +375,10 @@ func checkOCIArchive(archivePath string) error {
 // without the asked platform lists the platforms it offers, and a Docker
 // daemon that cannot be reached is Unavailable (its absent socket is an
 // ENOENT, which would read as "image not found").
-func (e *Engine) sourceError(ctx context.Context, sys *sysContext, ref types.ImageReference, err error) error {
+func (st *pullState) sourceError(ctx context.Context, ref types.ImageReference, err error) error {
 	switch {
-	case sys.want != nil && pullerrors.Classify(err) == pullerrors.PlatformNotFound:
-		return e.platformNotFound(ctx, &sys.SystemContext, ref, *sys.want, err)
+	case st.pinned != nil && pullerrors.Classify(err) == pullerrors.PlatformNotFound:
+		return st.e.platformNotFound(ctx, &st.sys, ref, *st.pinned, err)
 	case ref.Transport().Name() == "docker-daemon" && isDialError(err):
 		return pullerrors.Wrap(pullerrors.Unavailable, err)
 	}

@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"fmt"
+
+	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/platform"
+	"github.com/pullengine/pullengine/policy"
+	"github.com/pullengine/pullengine/progress"
+	"go.podman.io/image/v5/types"
+)
+
+// pullState is one Pull from its first step to its last: what was asked,
+// the options that apply, where progress goes, and the Result being built.
+// Its methods are the steps of pull.go (parse → normalize → lookup →
+// decide → resolve → copy → report); the Engine keeps only what outlives a
+// pull (store, configuration, shared transfers). A pullState belongs to one
+// goroutine.
+type pullState struct {
+	e *Engine
+	// name is the name as given; in is what parsing made of it.
+	name string
+	in   input
+	// policy is the policy asked, Default resolved from containers.conf
+	// once the configuration is read.
+	policy policy.Policy
+	// o is the caller's options, copied: Pull never writes to them.
+	o PullOptions
+	// sys is the Engine's SystemContext with the pull's options applied.
+	sys types.SystemContext
+	// pinned is the platform the pull asks for, nil when none was asked
+	// (the host's platform is then used without filtering local images).
+	pinned *platform.Platform
+	// expected is the platform the pulled image should declare: pinned,
+	// or the host's.
+	expected platform.Platform
+	// dec decrypts encrypted layers with the pull's keys (decrypt.go).
+	dec decryption
+	// cfg is the host configuration this pull applies.
+	cfg *settings
+	// rep receives the pull's progress events; counter sums what moved.
+	rep     *progress.Reporter
+	counter *transferCounter
+	// res is the Result being built, only by the methods in finish.go.
+	res Result
+}
+
+// newPullState starts a pull: the options copied, progress wired.
+func (e *Engine) newPullState(name string, p policy.Policy, opts *PullOptions) *pullState {
+	st := &pullState{e: e, name: name, policy: p}
+	if opts != nil {
+		st.o = *opts
+	}
+	st.counter = &transferCounter{next: st.o.Progress}
+	st.rep = progress.NewReporter(st.counter)
+	return st
+}
+
+// applyOptions applies the pull's options to a copy of the Engine's
+// SystemContext (never mutated) and records the platform asked.
+func (st *pullState) applyOptions(cfg *settings) error {
+	e, o := st.e, &st.o
+	st.cfg = cfg
+	st.sys = e.sys
+	sys := &st.sys
+	if err := applyCredentials(sys, o); err != nil {
+		return err
+	}
+	if o.AuthFilePath != "" {
+		sys.AuthFilePath = o.AuthFilePath
+	}
+	if o.CertDir != "" {
+		sys.DockerCertPath = o.CertDir
+	}
+	if o.TLSVerify != nil {
+		skip := !*o.TLSVerify
+		if skip {
+			e.log.Warn("TLS verification turned off for this pull: registry certificates are not checked and plain HTTP is accepted")
+		}
+		sys.DockerInsecureSkipTLSVerify = types.NewOptionalBool(skip)
+		sys.OCIInsecureSkipTLSVerify = skip
+		sys.DockerDaemonInsecureSkipTLSVerify = skip
+	}
+	st.expected = e.wantedPlatform(o)
+	if e.customPlatform(o) {
+		pinned := st.expected
+		st.pinned = &pinned
+		sys.OSChoice, sys.ArchitectureChoice, sys.VariantChoice = pinned.OS, pinned.Architecture, pinned.Variant
+	}
+	var err error
+	if st.dec, err = newDecryption(o.DecryptionKeys); err != nil {
+		return err
+	}
+	if o.MaxRetries != nil && *o.MaxRetries < 0 {
+		return fmt.Errorf("MaxRetries %d is negative: %w", *o.MaxRetries, pullerrors.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// applyCredentials sets the registry credentials of the options. One source
+// at most: a username and password, or an identity token.
+func applyCredentials(sys *types.SystemContext, o *PullOptions) error {
+	switch {
+	case o.IdentityToken != "" && (o.Username != "" || o.Password != ""):
+		return fmt.Errorf("an identity token and a username/password were both given; use one: %w", pullerrors.ErrInvalidArgument)
+	case o.Password != "" && o.Username == "":
+		return fmt.Errorf("a password was given without a username: %w", pullerrors.ErrInvalidArgument)
+	case o.IdentityToken != "":
+		sys.DockerAuthConfig = &types.DockerAuthConfig{IdentityToken: o.IdentityToken}
+	case o.Username != "":
+		sys.DockerAuthConfig = &types.DockerAuthConfig{Username: o.Username, Password: o.Password}
+	}
+	return nil
+}
+
+// warn records a warning for the Result and tells progress.
+func (st *pullState) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	st.res.Warnings = append(st.res.Warnings, msg)
+	st.rep.Emit(progress.Event{Kind: progress.Warning, Message: msg})
+}
+
+// checkPlatform warns about an image whose config declares another
+// platform than the pull expected. Many images in the wild declare a wrong
+// one, so this is a warning, never an error.
+func (st *pullState) checkPlatform(img Image) {
+	if img.Platform.IsZero() || platform.Only(st.expected).Match(img.Platform) {
+		return
+	}
+	st.warn("image platform (%s) does not match the expected platform (%s)", img.Platform, st.expected)
+}
