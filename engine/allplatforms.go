@@ -8,7 +8,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/platform"
-	"github.com/pullengine/pullengine/policy"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
@@ -23,12 +22,10 @@ import (
 // style tools work offline, and a later lookup of the name resolves to the
 // instance for the platform wanted.
 //
-// The policy is not consulted beyond never (which refuses: the list is on
-// the registry): instances already stored are reused layer by layer.
+// Policy never was refused before (dispatch: the list is on the registry);
+// under every other policy instances already stored are reused
+// layer by layer.
 func (st *pullState) pullPlatforms(ctx context.Context) error {
-	if eff, _ := policy.Effective(st.policy, false); eff == policy.Never {
-		return fmt.Errorf("pulling several platforms needs the registry, which policy never forbids: %w", pullerrors.ErrInvalidArgument)
-	}
 	candidates, err := st.pullCandidates(nil)
 	if err != nil {
 		return err

@@ -12,12 +12,9 @@ import (
 // pullAllTags pulls every tag of the repository, in the registry's order,
 // with the pull's own credentials and TLS settings (Podman lists tags with
 // the Runtime's, ignoring the pull's). The first failing tag stops the pull;
-// tags already pulled stay in the store. Policy never is refused: listing
-// tags needs the registry. The listing is bounded (see listTags).
+// tags already pulled stay in the store. Policy never was refused before
+// (dispatch): listing tags needs the registry. The listing is bounded.
 func (st *pullState) pullAllTags(ctx context.Context) error {
-	if eff, _ := policy.Effective(st.policy, false); eff == policy.Never {
-		return fmt.Errorf("pulling all tags needs the registry, which policy never forbids: %w", pullerrors.ErrInvalidArgument)
-	}
 	in := st.in
 	named, err := reference.ParseNormalizedNamed(in.name)
 	if err != nil {
@@ -53,20 +50,14 @@ func (st *pullState) forTag(tagged reference.Named) *pullState {
 	one := *st
 	one.in = input{raw: tagged.String(), name: tagged.String(), qualified: true}
 	one.res = Result{}
+	one.request = policy.RequestOne
 	return &one
 }
 
-// listTags lists repo's tags within PullOptions.MaxTags (default
-// DefaultMaxTags) and the page and byte limits of the tag lister.
+// listTags lists repo's tags within the resolved MaxTags and the page and
+// byte limits of the tag lister.
 func (st *pullState) listTags(ctx context.Context, repo reference.Named) ([]string, error) {
-	maxTags := st.o.MaxTags
-	switch {
-	case maxTags < 0:
-		return nil, fmt.Errorf("MaxTags %d is negative: %w", maxTags, pullerrors.ErrInvalidArgument)
-	case maxTags == 0:
-		maxTags = DefaultMaxTags
-	}
-	tags, err := listTags(ctx, &st.sys, repo, maxTags)
+	tags, err := listTags(ctx, &st.sys, repo, st.maxTags)
 	if err != nil {
 		return nil, fmt.Errorf("listing tags of %s: %w", repo, pullerrors.Bound(err))
 	}

@@ -28,8 +28,7 @@ func (st *pullState) copyToStore(ctx context.Context, src types.ImageReference, 
 	}
 	// Pulls with other decryption keys may not share the transfer: one
 	// without keys would fail, or get an image it could not decrypt itself.
-	maxRetries, delay, _ := retryLimits(st.cfg.conf, &st.o)
-	key := flightKey(&st.sys, src, dest, maxRetries, delay) + st.dec.id
+	key := flightKey(&st.sys, src, dest, st.retries.max, st.retries.delay) + st.dec.id
 	return e.flights.do(ctx, key, st.rep, func(ctx context.Context, rep *progress.Reporter) (*storage.Image, digest.Digest, error) {
 		return st.copyWithRetries(ctx, rep, src, destRef, dest)
 	})
@@ -40,7 +39,7 @@ func (st *pullState) copyToStore(ctx context.Context, src types.ImageReference, 
 func (st *pullState) copyWithRetries(ctx context.Context, rep *progress.Reporter, src, destRef types.ImageReference, dest string) (*storage.Image, digest.Digest, error) {
 	var manifestBytes []byte
 	var resolved types.ImageReference
-	err := st.e.retry(ctx, rep, st.cfg.conf, &st.o, func() error {
+	err := st.e.retry(ctx, rep, st.retries, func() error {
 		var err error
 		manifestBytes, resolved, err = st.copyOnce(ctx, rep, src, destRef)
 		return err

@@ -51,8 +51,8 @@ func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *P
 }
 
 // run is the pull's steps in order: read the configuration, parse and
-// normalize the name, apply the options, then the path for the input
-// (dispatch), which looks up, decides, resolves and copies.
+// normalize the name, resolve the options, then the path for the request
+// (dispatch), which looks up, decides, resolves names and copies.
 func (st *pullState) run(ctx context.Context) error {
 	if err := st.policy.Validate(); err != nil {
 		return err
@@ -61,16 +61,13 @@ func (st *pullState) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if st.policy == policy.Default {
-		st.policy = cfg.conf.pullPolicy
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if st.in, err = st.e.parseName(st.name); err != nil {
 		return err
 	}
-	if err := st.applyOptions(cfg); err != nil {
+	if err := st.resolveOptions(cfg); err != nil {
 		return err
 	}
 	return st.dispatch(ctx)
@@ -121,30 +118,30 @@ func doneEvent(res *Result) progress.Event {
 	return ev
 }
 
-// dispatch sends the input to the path that handles it.
+// dispatch sends the request to the path that serves it. One registry
+// name is decided after its local lookup (pullName); the other requests
+// look nothing up, and policy.Decide only says whether they may run.
 func (st *pullState) dispatch(ctx context.Context) error {
-	in, o := st.in, &st.o
-	switch {
-	case in.transportRef != nil:
-		if o.AllTags || o.AllPlatforms || len(o.Platforms) > 0 {
-			return fmt.Errorf("pulling all tags or several platforms is not supported for the %s transport: %w", in.transportRef.Transport().Name(), pullerrors.ErrUnsupported)
-		}
-		return st.pullTransport(ctx)
-	case o.AllPlatforms || len(o.Platforms) > 0:
-		if in.id != "" || o.AllTags || !o.Platform.IsZero() {
-			return fmt.Errorf("several platforms are pulled by registry name, without AllTags or Platform: %w", pullerrors.ErrInvalidArgument)
-		}
-		return st.pullPlatforms(ctx)
-	case in.id != "":
-		if o.AllTags {
-			return fmt.Errorf("pulling all tags of an image ID: %w", pullerrors.ErrInvalidArgument)
-		}
-		return st.pullName(ctx)
-	case o.AllTags:
-		return st.pullAllTags(ctx)
-	default:
+	if st.request == policy.RequestOne {
 		return st.pullName(ctx)
 	}
+	if policy.Decide(policy.Situation{Policy: st.policy, Request: st.request}) == policy.FailNeedsRegistry {
+		return fmt.Errorf("%s needs the registry, which policy never forbids: %w", requestText[st.request], pullerrors.ErrInvalidArgument)
+	}
+	switch st.request {
+	case policy.RequestTransport:
+		return st.pullTransport(ctx)
+	case policy.RequestPlatforms:
+		return st.pullPlatforms(ctx)
+	default:
+		return st.pullAllTags(ctx)
+	}
+}
+
+// requestText names the requests that need the registry, for errors.
+var requestText = map[policy.Request]string{
+	policy.RequestAllTags:   "pulling all tags",
+	policy.RequestPlatforms: "pulling several platforms",
 }
 
 // pullName applies the policy to one registry name (or image ID): look up
@@ -182,7 +179,8 @@ func (st *pullState) decide(ctx context.Context, loc *local, effective policy.Po
 		st.e.log.WarnContext(ctx, "local image is corrupted, pulling to repair it", "image", loc.image.ID, "err", loc.corrupted)
 	}
 	byID := st.in.id != "" || (found && loc.byID)
-	action := policy.Decide(st.policy, found, corrupted, byID, st.pinned != nil)
+	action := policy.Decide(policy.Situation{Policy: st.policy, LocalFound: found, LocalCorrupted: corrupted,
+		ByID: byID, CustomPlatform: st.pinned != nil})
 	st.rep.Emit(progress.Event{Kind: progress.PolicyDecision, Ref: pullerrors.Redact(st.in.raw), Message: decisionText(effective, reason, action, loc)})
 	return action
 }

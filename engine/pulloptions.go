@@ -73,29 +73,3 @@ type PullOptions struct {
 	// seen the final event, or when ctx ends. Nil: no events.
 	Progress progress.Sink
 }
-
-// customPlatform reports whether the pull asks for a specific platform,
-// from the options or the Engine's SystemContext choices.
-func (e *Engine) customPlatform(o *PullOptions) bool {
-	return !o.Platform.IsZero() || e.sys.OSChoice != "" || e.sys.ArchitectureChoice != "" || e.sys.VariantChoice != ""
-}
-
-// wantedPlatform is the platform a pull asks for: the option, else the
-// SystemContext choices, with unset parts taken from the host.
-func (e *Engine) wantedPlatform(o *PullOptions) platform.Platform {
-	p := o.Platform
-	if p.IsZero() {
-		p = platform.Platform{OS: e.sys.OSChoice, Architecture: e.sys.ArchitectureChoice, Variant: e.sys.VariantChoice}
-	}
-	host := platform.Host()
-	if p.OS == "" {
-		p.OS = host.OS
-	}
-	if p.Architecture == "" {
-		p.Architecture = host.Architecture
-		if p.Variant == "" {
-			p.Variant = host.Variant
-		}
-	}
-	return platform.Normalize(p)
-}

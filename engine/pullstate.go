@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 
-	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/platform"
 	"github.com/pullengine/pullengine/policy"
 	"github.com/pullengine/pullengine/progress"
@@ -25,7 +24,11 @@ type pullState struct {
 	// once the configuration is read.
 	policy policy.Policy
 	// o is the caller's options, copied: Pull never writes to them.
+	// resolveOptions (resolve.go) checks them and sets the fields below
+	// up to cfg; later steps read those and check nothing.
 	o PullOptions
+	// request is the kind of pull the input and options make.
+	request policy.Request
 	// sys is the Engine's SystemContext with the pull's options applied.
 	sys types.SystemContext
 	// pinned is the platform the pull asks for, nil when none was asked
@@ -36,6 +39,10 @@ type pullState struct {
 	expected platform.Platform
 	// dec decrypts encrypted layers with the pull's keys (decrypt.go).
 	dec decryption
+	// retries is the retry budget of a failed copy.
+	retries retrySettings
+	// maxTags bounds the tags an AllTags pull accepts.
+	maxTags int
 	// cfg is the host configuration this pull applies.
 	cfg *settings
 	// rep receives the pull's progress events; counter sums what moved.
@@ -54,63 +61,6 @@ func (e *Engine) newPullState(name string, p policy.Policy, opts *PullOptions) *
 	st.counter = &transferCounter{next: st.o.Progress}
 	st.rep = progress.NewReporter(st.counter)
 	return st
-}
-
-// applyOptions applies the pull's options to a copy of the Engine's
-// SystemContext (never mutated) and records the platform asked.
-func (st *pullState) applyOptions(cfg *settings) error {
-	e, o := st.e, &st.o
-	st.cfg = cfg
-	st.sys = e.sys
-	sys := &st.sys
-	if err := applyCredentials(sys, o); err != nil {
-		return err
-	}
-	if o.AuthFilePath != "" {
-		sys.AuthFilePath = o.AuthFilePath
-	}
-	if o.CertDir != "" {
-		sys.DockerCertPath = o.CertDir
-	}
-	if o.TLSVerify != nil {
-		skip := !*o.TLSVerify
-		if skip {
-			e.log.Warn("TLS verification turned off for this pull: registry certificates are not checked and plain HTTP is accepted")
-		}
-		sys.DockerInsecureSkipTLSVerify = types.NewOptionalBool(skip)
-		sys.OCIInsecureSkipTLSVerify = skip
-		sys.DockerDaemonInsecureSkipTLSVerify = skip
-	}
-	st.expected = e.wantedPlatform(o)
-	if e.customPlatform(o) {
-		pinned := st.expected
-		st.pinned = &pinned
-		sys.OSChoice, sys.ArchitectureChoice, sys.VariantChoice = pinned.OS, pinned.Architecture, pinned.Variant
-	}
-	var err error
-	if st.dec, err = newDecryption(o.DecryptionKeys); err != nil {
-		return err
-	}
-	if o.MaxRetries != nil && *o.MaxRetries < 0 {
-		return fmt.Errorf("MaxRetries %d is negative: %w", *o.MaxRetries, pullerrors.ErrInvalidArgument)
-	}
-	return nil
-}
-
-// applyCredentials sets the registry credentials of the options. One source
-// at most: a username and password, or an identity token.
-func applyCredentials(sys *types.SystemContext, o *PullOptions) error {
-	switch {
-	case o.IdentityToken != "" && (o.Username != "" || o.Password != ""):
-		return fmt.Errorf("an identity token and a username/password were both given; use one: %w", pullerrors.ErrInvalidArgument)
-	case o.Password != "" && o.Username == "":
-		return fmt.Errorf("a password was given without a username: %w", pullerrors.ErrInvalidArgument)
-	case o.IdentityToken != "":
-		sys.DockerAuthConfig = &types.DockerAuthConfig{IdentityToken: o.IdentityToken}
-	case o.Username != "":
-		sys.DockerAuthConfig = &types.DockerAuthConfig{Username: o.Username, Password: o.Password}
-	}
-	return nil
 }
 
 // warn records a warning for the Result and tells progress.

@@ -19,14 +19,18 @@ const (
 	FailNotLocal
 	// FailAlwaysByID fails: Always cannot pull an image named by its ID.
 	FailAlwaysByID
+	// FailNeedsRegistry fails: the request can only be served by the
+	// registry (all tags, several platforms) and the policy is Never.
+	FailNeedsRegistry
 )
 
 var actionNames = [...]string{
-	UseLocal:       "use-local",
-	Pull:           "pull",
-	PullIfNewer:    "pull-if-newer",
-	FailNotLocal:   "fail-not-local",
-	FailAlwaysByID: "fail-always-by-id",
+	UseLocal:          "use-local",
+	Pull:              "pull",
+	PullIfNewer:       "pull-if-newer",
+	FailNotLocal:      "fail-not-local",
+	FailAlwaysByID:    "fail-always-by-id",
+	FailNeedsRegistry: "fail-needs-registry",
 }
 
 // String returns a stable lowercase name for the action, e.g. "pull-if-newer".
@@ -55,17 +59,54 @@ func Effective(p Policy, customPlatform bool) (Policy, string) {
 	return p, ""
 }
 
-// Decide is the single place where a pull decides what to do. Its inputs are
-// the situation the engine found:
+// Request is the kind of pull that asks for a decision.
+type Request int
+
+// The kinds of pull.
+const (
+	// RequestOne pulls one registry name or image ID: the table below.
+	RequestOne Request = iota
+	// RequestAllTags lists a repository's tags (each tag is then decided
+	// as RequestOne): only the registry can list them.
+	RequestAllTags
+	// RequestPlatforms stores a manifest list and its instances: only the
+	// registry has the list.
+	RequestPlatforms
+	// RequestTransport copies from a non-registry source (an archive, a
+	// layout, a store, a daemon): a local read, which every policy allows.
+	RequestTransport
+)
+
+// Situation is what the engine found, the input of Decide. The zero value
+// of each field is the plain case: one registry name, nothing local.
+type Situation struct {
+	// Policy is the policy asked (Default counts as Missing).
+	Policy Policy
+	// Request is the kind of pull.
+	Request Request
+	// LocalFound: an image exists locally under the name (or ID) asked.
+	LocalFound bool
+	// LocalCorrupted: that image cannot be read (e.g. a layer is
+	// missing); it counts as absent, so a pull repairs it.
+	LocalCorrupted bool
+	// ByID: the input is an image ID, which names local images only.
+	ByID bool
+	// CustomPlatform: a platform other than the default was asked (see
+	// Effective).
+	CustomPlatform bool
+}
+
+// Decide is the single place where a pull decides what to do, from the
+// situation the engine found.
 //
-//   - localFound: an image exists locally under the name (or ID) asked;
-//   - localCorrupted: that image cannot be read (e.g. a layer is missing);
-//     it counts as absent, so a pull repairs it;
-//   - byID: the input is an image ID, which names local images only;
-//   - customPlatform: a platform other than the default was asked (see
-//     Effective).
+// A request for all tags or several platforms needs the registry: Never
+// refuses it (FailNeedsRegistry), every other policy pulls (tags already
+// stored are then decided one by one; instances already stored are reused
+// layer by layer). A non-registry source is always copied (Pull), whatever
+// the policy: it is read locally, and layers already stored are reused.
 //
-// The table, with usable = localFound && !localCorrupted:
+// One registry name or ID follows the table, with usable = LocalFound &&
+// !LocalCorrupted:
 //
 //	policy   usable  byID   action
 //	never    yes     any    UseLocal
@@ -82,9 +123,18 @@ func Effective(p Policy, customPlatform bool) (Policy, string) {
 //
 // Missing with a custom platform behaves as newer. An invalid policy value
 // behaves as Missing; the engine rejects it with Validate before deciding.
-func Decide(p Policy, localFound, localCorrupted, byID, customPlatform bool) Action {
-	effective, _ := Effective(p, customPlatform)
-	usable := localFound && !localCorrupted
+func Decide(s Situation) Action {
+	effective, _ := Effective(s.Policy, s.CustomPlatform)
+	switch s.Request {
+	case RequestTransport:
+		return Pull
+	case RequestAllTags, RequestPlatforms:
+		if effective == Never {
+			return FailNeedsRegistry
+		}
+		return Pull
+	}
+	usable := s.LocalFound && !s.LocalCorrupted
 	switch effective {
 	case Never:
 		if usable {
@@ -92,13 +142,13 @@ func Decide(p Policy, localFound, localCorrupted, byID, customPlatform bool) Act
 		}
 		return FailNotLocal
 	case Always:
-		if byID {
+		if s.ByID {
 			return FailAlwaysByID
 		}
 		return Pull
 	case Newer:
 		switch {
-		case usable && byID:
+		case usable && s.ByID:
 			return UseLocal
 		case usable:
 			return PullIfNewer
@@ -108,7 +158,7 @@ func Decide(p Policy, localFound, localCorrupted, byID, customPlatform bool) Act
 			return UseLocal
 		}
 	}
-	if byID {
+	if s.ByID {
 		return FailNotLocal
 	}
 	return Pull

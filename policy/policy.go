@@ -13,8 +13,9 @@
 // [engine] pull_policy, which is "missing" when unset. The engine resolves it
 // before deciding; Decide treats a Default it is given as Missing.
 //
-// Nothing here does I/O: Decide is a function of booleans the engine gathers,
-// so every cell of the table is tested without a registry or a store.
+// Nothing here does I/O: Decide is a function of the Situation the engine
+// gathers, so every cell of the table is tested without a registry or a
+// store.
 package policy
 
 import (

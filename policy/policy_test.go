@@ -142,7 +142,7 @@ func TestDecide(t *testing.T) {
 				for _, byID := range []bool{false, true} {
 					for _, custom := range []bool{false, true} {
 						s := situation{found, corrupted, byID, custom}
-						got := Decide(p, found, corrupted, byID, custom)
+						got := Decide(Situation{Policy: p, LocalFound: found, LocalCorrupted: corrupted, ByID: byID, CustomPlatform: custom})
 						if got != want(s) {
 							t.Errorf("Decide(%v, found=%v, corrupted=%v, byID=%v, custom=%v) = %v; want %v",
 								p, found, corrupted, byID, custom, got, want(s))
@@ -176,16 +176,51 @@ func TestDecideDesignRules(t *testing.T) {
 		{"newer with a local image asks the registry", Newer, true, false, false, false, PullIfNewer},
 	}
 	for _, r := range rules {
-		if got := Decide(r.p, r.found, r.corrupted, r.byID, r.custom); got != r.want {
+		if got := Decide(Situation{Policy: r.p, LocalFound: r.found, LocalCorrupted: r.corrupted, ByID: r.byID, CustomPlatform: r.custom}); got != r.want {
 			t.Errorf("%s: got %v, want %v", r.name, got, r.want)
+		}
+	}
+}
+
+// Requests other than one registry name: all tags and several platforms
+// need the registry, so Never refuses them and every other policy pulls;
+// a non-registry source is copied under every policy.
+func TestDecideRequests(t *testing.T) {
+	cases := []struct {
+		r    Request
+		p    Policy
+		want Action
+	}{
+		{RequestAllTags, Never, FailNeedsRegistry},
+		{RequestAllTags, Default, Pull},
+		{RequestAllTags, Always, Pull},
+		{RequestAllTags, Missing, Pull},
+		{RequestAllTags, Newer, Pull},
+		{RequestPlatforms, Never, FailNeedsRegistry},
+		{RequestPlatforms, Default, Pull},
+		{RequestPlatforms, Always, Pull},
+		{RequestPlatforms, Missing, Pull},
+		{RequestPlatforms, Newer, Pull},
+		{RequestTransport, Never, Pull},
+		{RequestTransport, Default, Pull},
+		{RequestTransport, Always, Pull},
+		{RequestTransport, Missing, Pull},
+		{RequestTransport, Newer, Pull},
+	}
+	for _, c := range cases {
+		for _, found := range []bool{false, true} {
+			s := Situation{Policy: c.p, Request: c.r, LocalFound: found, CustomPlatform: found}
+			if got := Decide(s); got != c.want {
+				t.Errorf("Decide(%+v) = %v; want %v", s, got, c.want)
+			}
 		}
 	}
 }
 
 func ExampleDecide() {
 	p, _ := Parse("IfNotPresent")
-	fmt.Println(p, Decide(p, true, false, false, false))
-	fmt.Println(p, Decide(p, true, true, false, false))
+	fmt.Println(p, Decide(Situation{Policy: p, LocalFound: true}))
+	fmt.Println(p, Decide(Situation{Policy: p, LocalFound: true, LocalCorrupted: true}))
 	// Output:
 	// missing use-local
 	// missing pull
