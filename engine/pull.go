@@ -180,7 +180,7 @@ func (st *pullState) decide(ctx context.Context, loc *local, effective policy.Po
 	}
 	byID := st.in.id != "" || (found && loc.byID)
 	action := policy.Decide(policy.Situation{Policy: st.policy, LocalFound: found, LocalCorrupted: corrupted,
-		ByID: byID, CustomPlatform: st.pinned != nil})
+		ByID: byID, PlatformPinned: st.pinned != nil})
 	st.rep.Emit(progress.Event{Kind: progress.PolicyDecision, Ref: pullerrors.Redact(st.in.raw), Message: decisionText(effective, reason, action, loc)})
 	return action
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
@@ -13,9 +11,6 @@ import (
 	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
-	"go.podman.io/image/v5/manifest"
-	"go.podman.io/image/v5/pkg/shortnames"
-	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
 )
@@ -110,103 +105,6 @@ func (st *pullState) tryCandidate(ctx context.Context, named reference.Named, lo
 		st.keepDisplaced(ctx, holder, img, named)
 	}
 	return img, pulled, err
-}
-
-// pullCandidates lists the registry names to try. A name that matched a
-// local image is pulled under that name only (no fan-out), unless a
-// platform was asked: then the local image's name says nothing about the
-// platform's image and the name is resolved afresh.
-func (st *pullState) pullCandidates(loc *local) ([]reference.Named, error) {
-	in := st.in
-	if loc != nil && loc.name != "" && st.pinned == nil {
-		named, err := reference.ParseNormalizedNamed(loc.name)
-		if err != nil {
-			return nil, invalidReference(loc.name, err)
-		}
-		return []reference.Named{named}, nil
-	}
-	if in.qualified {
-		named, err := reference.ParseNormalizedNamed(in.name)
-		if err != nil {
-			return nil, invalidReference(in.raw, err)
-		}
-		return []reference.Named{reference.TagNameOnly(named)}, nil
-	}
-	return resolveShortName(&st.sys, in.name)
-}
-
-// resolveShortName resolves a (possibly short) name through registries.conf
-// without ever prompting: an embedded library has no terminal to ask on.
-// Enforcing mode with several candidates is an error naming them.
-func resolveShortName(sys *types.SystemContext, name string) ([]reference.Named, error) {
-	mode, err := sysregistriesv2.GetShortNameMode(sys)
-	if err != nil {
-		return nil, fmt.Errorf("reading short-name mode: %w", pullerrors.Wrap(pullerrors.InvalidArgument, err))
-	}
-	noPrompt := *sys
-	disabled := types.ShortNameModeDisabled
-	noPrompt.ShortNameMode = &disabled
-	resolved, err := shortnames.Resolve(&noPrompt, name)
-	if err != nil {
-		return nil, fmt.Errorf("resolving short name %q: %w", name, pullerrors.Wrap(pullerrors.InvalidArgument, err))
-	}
-	var names []reference.Named
-	for _, c := range resolved.PullCandidates {
-		names = append(names, c.Value)
-	}
-	if mode == types.ShortNameModeEnforcing && len(names) > 1 {
-		list := make([]string, len(names))
-		for i, n := range names {
-			list[i] = n.String()
-		}
-		return nil, fmt.Errorf("short name %q is ambiguous and short-name-mode is enforcing: it could be any of %s; use a fully qualified name or add an alias in registries.conf: %w",
-			name, strings.Join(list, ", "), pullerrors.ErrInvalidReference)
-	}
-	return names, nil
-}
-
-// remoteMatches reports whether the registry's image for src is the local
-// image: first with a manifest HEAD (cheap; registries like Docker Hub do
-// not count it against pull limits), then, when the digest differs and the
-// manifest is a list, by the instance for the wanted platform.
-func (e *Engine) remoteMatches(ctx context.Context, sys *types.SystemContext, src types.ImageReference, loc *local) (bool, error) {
-	d, err := docker.GetDigest(ctx, sys, src)
-	switch {
-	case err == nil && hasDigest(loc.image, d):
-		return true, nil
-	case err == nil && !e.fromList(loc.image):
-		// The digest changed and the local image did not come through a
-		// manifest list, so there is no instance to compare: copy. (Should
-		// the tag have become a list whose instance we hold, the copy
-		// reuses every blob.)
-		return false, nil
-	}
-	raw, mime, err := fetchManifest(ctx, sys, src)
-	if err != nil {
-		return false, err
-	}
-	if d, err = manifest.Digest(raw); err != nil {
-		return false, err
-	}
-	if hasDigest(loc.image, d) {
-		return true, nil
-	}
-	if !manifest.MIMETypeIsMultiImage(mime) {
-		return false, nil
-	}
-	list, err := manifest.ListFromBlob(raw, mime)
-	if err != nil {
-		return false, err
-	}
-	instance, err := list.ChooseInstance(sys)
-	if err != nil {
-		return false, err
-	}
-	return hasDigest(loc.image, instance), nil
-}
-
-func hasDigest(img *storage.Image, d digest.Digest) bool {
-	return d != "" && (img.Digest == d || slices.Contains(img.Digests, d))
 }
 
 // fetchManifest GETs src's top-level manifest.

@@ -41,20 +41,20 @@ func (a Action) String() string {
 	return actionNames[a]
 }
 
-// ReasonCustomPlatform is the PolicyReason reported when a custom platform
+// ReasonPlatformPinned is the PolicyReason reported when a pinned platform
 // turns Missing into Newer.
-const ReasonCustomPlatform = "a platform was requested: a local image's declared platform cannot be trusted (many images declare a wrong one), so the registry is asked whether the image for that platform differs"
+const ReasonPlatformPinned = "a platform was requested: a local image's declared platform cannot be trusted (many images declare a wrong one), so the registry is asked whether the image for that platform differs"
 
 // Effective returns the policy a pull applies and, when it differs from p,
-// why. Default becomes Missing; a custom platform turns Missing into Newer
+// why. Default becomes Missing; a pinned platform turns Missing into Newer
 // and leaves Always, Newer and Never alone (Never keeps its promise of no
 // network even then).
-func Effective(p Policy, customPlatform bool) (Policy, string) {
+func Effective(p Policy, platformPinned bool) (Policy, string) {
 	if p == Default {
 		p = Missing
 	}
-	if customPlatform && p == Missing {
-		return Newer, ReasonCustomPlatform
+	if platformPinned && p == Missing {
+		return Newer, ReasonPlatformPinned
 	}
 	return p, ""
 }
@@ -91,9 +91,9 @@ type Situation struct {
 	LocalCorrupted bool
 	// ByID: the input is an image ID, which names local images only.
 	ByID bool
-	// CustomPlatform: a platform other than the default was asked (see
-	// Effective).
-	CustomPlatform bool
+	// PlatformPinned: the pull pins a platform (PullOptions.Platform or
+	// the SystemContext choices); see Effective.
+	PlatformPinned bool
 }
 
 // Decide is the single place where a pull decides what to do, from the
@@ -121,10 +121,10 @@ type Situation struct {
 //	newer    no      yes    FailNotLocal
 //	newer    no      no     Pull
 //
-// Missing with a custom platform behaves as newer. An invalid policy value
+// Missing with a pinned platform behaves as newer. An invalid policy value
 // behaves as Missing; the engine rejects it with Validate before deciding.
 func Decide(s Situation) Action {
-	effective, _ := Effective(s.Policy, s.CustomPlatform)
+	effective, _ := Effective(s.Policy, s.PlatformPinned)
 	switch s.Request {
 	case RequestTransport:
 		return Pull

@@ -88,7 +88,7 @@ func TestEffective(t *testing.T) {
 }
 
 // TestDecide covers every cell: 5 policies × found × corrupted × byID ×
-// customPlatform. The expected action is written as the design's table
+// platformPinned. The expected action is written as the design's table
 // reads, row by row, not computed the way Decide computes it.
 func TestDecide(t *testing.T) {
 	type situation struct{ found, corrupted, byID, custom bool }
@@ -142,7 +142,7 @@ func TestDecide(t *testing.T) {
 				for _, byID := range []bool{false, true} {
 					for _, custom := range []bool{false, true} {
 						s := situation{found, corrupted, byID, custom}
-						got := Decide(Situation{Policy: p, LocalFound: found, LocalCorrupted: corrupted, ByID: byID, CustomPlatform: custom})
+						got := Decide(Situation{Policy: p, LocalFound: found, LocalCorrupted: corrupted, ByID: byID, PlatformPinned: custom})
 						if got != want(s) {
 							t.Errorf("Decide(%v, found=%v, corrupted=%v, byID=%v, custom=%v) = %v; want %v",
 								p, found, corrupted, byID, custom, got, want(s))
@@ -176,7 +176,7 @@ func TestDecideDesignRules(t *testing.T) {
 		{"newer with a local image asks the registry", Newer, true, false, false, false, PullIfNewer},
 	}
 	for _, r := range rules {
-		if got := Decide(Situation{Policy: r.p, LocalFound: r.found, LocalCorrupted: r.corrupted, ByID: r.byID, CustomPlatform: r.custom}); got != r.want {
+		if got := Decide(Situation{Policy: r.p, LocalFound: r.found, LocalCorrupted: r.corrupted, ByID: r.byID, PlatformPinned: r.custom}); got != r.want {
 			t.Errorf("%s: got %v, want %v", r.name, got, r.want)
 		}
 	}
@@ -209,7 +209,7 @@ func TestDecideRequests(t *testing.T) {
 	}
 	for _, c := range cases {
 		for _, found := range []bool{false, true} {
-			s := Situation{Policy: c.p, Request: c.r, LocalFound: found, CustomPlatform: found}
+			s := Situation{Policy: c.p, Request: c.r, LocalFound: found, PlatformPinned: found}
 			if got := Decide(s); got != c.want {
 				t.Errorf("Decide(%+v) = %v; want %v", s, got, c.want)
 			}

@@ -159,7 +159,7 @@ type Event struct {
 
 	// Err is why the pull Failed.
 	Err error
-	// ErrorKind is the classified kind of Err (such as "NotFound"), filled
+	// ErrorKind is the classified kind of Err (such as "not-found"), filled
 	// by the engine.
 	ErrorKind string
 	// ErrorStatus is the HTTP status a server should answer for Err (such

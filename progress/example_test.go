@@ -22,7 +22,7 @@ func ExampleNewJSONLines() {
 	r.Emit(progress.Event{
 		Kind:        progress.Failed,
 		Err:         errors.New("writing manifest: disk full"),
-		ErrorKind:   "Storage",
+		ErrorKind:   "storage",
 		ErrorStatus: 507,
 	})
 	_ = r.Close(context.Background())
@@ -31,7 +31,7 @@ func ExampleNewJSONLines() {
 	// {"status":"pulling","stream":"Getting image source signatures\n"}
 	// {"status":"pulling","stream":"Copying blob sha256:8a1e25ce7c4f75e372e9884f8f7b1bedcfe4a7a7d452eb4b0a1c7477c9a90345\n"}
 	// {"status":"pulling","stream":"Writing manifest to image destination\n"}
-	// {"status":"error","error":"writing manifest: disk full","errorKind":"Storage","errorStatus":507}
+	// {"status":"error","error":"writing manifest: disk full","errorKind":"storage","errorStatus":507}
 }
 
 // The same events with pullProgress, as libpod writes for ?pullProgress=true.
