@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
-	"github.com/pullengine/pullengine/policy"
+	"github.com/pullengine/pullengine/internal/decide"
 	"go.podman.io/image/v5/docker/reference"
 )
 
@@ -50,7 +50,7 @@ func (st *pullState) forTag(tagged reference.Named) *pullState {
 	one := *st
 	one.in = input{raw: tagged.String(), name: tagged.String(), qualified: true}
 	one.res = Result{}
-	one.request = policy.RequestOne
+	one.request = decide.RequestOne
 	return &one
 }
 

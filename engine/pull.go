@@ -6,6 +6,7 @@ import (
 	"time"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/decide"
 	"github.com/pullengine/pullengine/policy"
 	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/storage"
@@ -120,18 +121,18 @@ func doneEvent(res *Result) progress.Event {
 
 // dispatch sends the request to the path that serves it. One registry
 // name is decided after its local lookup (pullName); the other requests
-// look nothing up, and policy.Decide only says whether they may run.
+// look nothing up, and decide.Decide only says whether they may run.
 func (st *pullState) dispatch(ctx context.Context) error {
-	if st.request == policy.RequestOne {
+	if st.request == decide.RequestOne {
 		return st.pullName(ctx)
 	}
-	if policy.Decide(policy.Situation{Policy: st.policy, Request: st.request}) == policy.FailNeedsRegistry {
+	if decide.Decide(decide.Situation{Policy: st.policy, Request: st.request}) == decide.FailNeedsRegistry {
 		return fmt.Errorf("%s needs the registry, which policy never forbids: %w", requestText[st.request], pullerrors.ErrInvalidArgument)
 	}
 	switch st.request {
-	case policy.RequestTransport:
+	case decide.RequestTransport:
 		return st.pullTransport(ctx)
-	case policy.RequestPlatforms:
+	case decide.RequestPlatforms:
 		return st.pullPlatforms(ctx)
 	default:
 		return st.pullAllTags(ctx)
@@ -139,27 +140,27 @@ func (st *pullState) dispatch(ctx context.Context) error {
 }
 
 // requestText names the requests that need the registry, for errors.
-var requestText = map[policy.Request]string{
-	policy.RequestAllTags:   "pulling all tags",
-	policy.RequestPlatforms: "pulling several platforms",
+var requestText = map[decide.Request]string{
+	decide.RequestAllTags:   "pulling all tags",
+	decide.RequestPlatforms: "pulling several platforms",
 }
 
 // pullName applies the policy to one registry name (or image ID): look up
 // the local image, decide, then use it or pull.
 func (st *pullState) pullName(ctx context.Context) error {
-	effective, reason := policy.Effective(st.policy, st.pinned != nil)
+	effective, reason := decide.Effective(st.policy, st.pinned != nil)
 	st.setPolicy(effective, reason)
 	loc, err := st.e.lookupLocal(ctx, &st.sys, st.in, st.pinned)
 	if err != nil {
 		return err
 	}
 	switch action := st.decide(ctx, loc, effective, reason); action {
-	case policy.UseLocal:
+	case decide.UseLocal:
 		st.finishLocal(loc.reference(), loc, UsedLocal, nil)
 		return nil
-	case policy.FailNotLocal:
+	case decide.FailNotLocal:
 		return notLocal(st.in, effective)
-	case policy.FailAlwaysByID:
+	case decide.FailAlwaysByID:
 		return fmt.Errorf("pull policy is always but image has been referred to by ID (%s): %w", st.in.raw, pullerrors.ErrInvalidArgument)
 	default:
 		if loc != nil && loc.corrupted != nil {
@@ -169,9 +170,9 @@ func (st *pullState) pullName(ctx context.Context) error {
 	}
 }
 
-// decide applies policy.Decide to what the lookup found, and tells
+// decide applies decide.Decide to what the lookup found, and tells
 // progress. A corrupted local image counts as absent, with a warning.
-func (st *pullState) decide(ctx context.Context, loc *local, effective policy.Policy, reason string) policy.Action {
+func (st *pullState) decide(ctx context.Context, loc *local, effective policy.Policy, reason string) decide.Action {
 	found := loc != nil
 	corrupted := found && loc.corrupted != nil
 	if corrupted {
@@ -179,14 +180,14 @@ func (st *pullState) decide(ctx context.Context, loc *local, effective policy.Po
 		st.e.log.WarnContext(ctx, "local image is corrupted, pulling to repair it", "image", loc.image.ID, "err", loc.corrupted)
 	}
 	byID := st.in.id != "" || (found && loc.byID)
-	action := policy.Decide(policy.Situation{Policy: st.policy, LocalFound: found, LocalCorrupted: corrupted,
+	action := decide.Decide(decide.Situation{Policy: st.policy, LocalFound: found, LocalCorrupted: corrupted,
 		ByID: byID, PlatformPinned: st.pinned != nil})
 	st.rep.Emit(progress.Event{Kind: progress.PolicyDecision, Ref: pullerrors.Redact(st.in.raw), Message: decisionText(effective, reason, action, loc)})
 	return action
 }
 
 // decisionText says what the policy decided, for progress.
-func decisionText(p policy.Policy, reason string, a policy.Action, loc *local) string {
+func decisionText(p policy.Policy, reason string, a decide.Action, loc *local) string {
 	msg := fmt.Sprintf("policy %s: %s", p, a)
 	if loc != nil {
 		msg += fmt.Sprintf(" (local image %.12s)", loc.image.ID)

@@ -12,8 +12,9 @@ import (
 type PullOptions struct {
 	// Platform asks for the image of that platform from a manifest list.
 	// Zero: the Engine's SystemContext choices, else the host. A platform
-	// turns policy Missing into Newer (see policy.Effective); under Never a
-	// local image is used only if its config declares that platform.
+	// turns policy Missing into Newer (Result.PolicyReason says so); under
+	// Never a local image is used only if its config declares that
+	// platform.
 	Platform platform.Platform
 
 	// Username and Password authenticate to the registry (Basic, or to the

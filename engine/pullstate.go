@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 
+	"github.com/pullengine/pullengine/internal/decide"
 	"github.com/pullengine/pullengine/platform"
 	"github.com/pullengine/pullengine/policy"
 	"github.com/pullengine/pullengine/progress"
@@ -28,7 +29,7 @@ type pullState struct {
 	// up to cfg; later steps read those and check nothing.
 	o PullOptions
 	// request is the kind of pull the input and options make.
-	request policy.Request
+	request decide.Request
 	// sys is the Engine's SystemContext with the pull's options applied.
 	sys types.SystemContext
 	// pinned is the platform the pull asks for, nil when none was asked

@@ -7,7 +7,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
-	"github.com/pullengine/pullengine/policy"
+	"github.com/pullengine/pullengine/internal/decide"
 	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
@@ -17,10 +17,10 @@ import (
 
 // pullFromRegistry tries the candidates for the name in order; the first
 // that succeeds wins. loc is the usable local image, if any.
-func (st *pullState) pullFromRegistry(ctx context.Context, loc *local, action policy.Action) error {
+func (st *pullState) pullFromRegistry(ctx context.Context, loc *local, action decide.Action) error {
 	candidates, err := st.pullCandidates(loc)
 	if err != nil {
-		if action == policy.PullIfNewer && loc != nil {
+		if action == decide.PullIfNewer && loc != nil {
 			st.fallBack(loc, err)
 			return nil
 		}
@@ -47,7 +47,7 @@ func (st *pullState) pullFromRegistry(ctx context.Context, loc *local, action po
 		return nil
 	}
 	remoteErr := joinCandidateErrors(errs)
-	if action == policy.PullIfNewer && loc != nil && !isCanceled(ctx) {
+	if action == decide.PullIfNewer && loc != nil && !isCanceled(ctx) {
 		st.e.log.WarnContext(ctx, "registry failed, using the local image", "image", loc.image.ID, "err", errAttr(remoteErr))
 		st.fallBack(loc, remoteErr)
 		return nil
@@ -77,13 +77,13 @@ func joinCandidateErrors(errs []error) error {
 // tryCandidate pulls one candidate. Under PullIfNewer it first compares the
 // registry's digest with the local image's and returns a nil image when they
 // match.
-func (st *pullState) tryCandidate(ctx context.Context, named reference.Named, loc *local, action policy.Action) (*storage.Image, digest.Digest, error) {
+func (st *pullState) tryCandidate(ctx context.Context, named reference.Named, loc *local, action decide.Action) (*storage.Image, digest.Digest, error) {
 	e := st.e
 	src, err := docker.NewReference(named)
 	if err != nil {
 		return nil, "", invalidReference(named.String(), err)
 	}
-	if action == policy.PullIfNewer && loc != nil {
+	if action == decide.PullIfNewer && loc != nil {
 		same, err := e.remoteMatches(ctx, &st.sys, src, loc)
 		if err != nil {
 			return nil, "", err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/decide"
 	"github.com/pullengine/pullengine/platform"
 	"github.com/pullengine/pullengine/policy"
 	"go.podman.io/image/v5/types"
@@ -42,7 +43,7 @@ func (st *pullState) resolveOptions(cfg *settings) error {
 	if st.request, err = requestOf(st.in, o); err != nil {
 		return err
 	}
-	if st.request == policy.RequestAllTags {
+	if st.request == decide.RequestAllTags {
 		if st.maxTags, err = maxTags(o.MaxTags); err != nil {
 			return err
 		}
@@ -122,25 +123,25 @@ func withHostDefaults(p platform.Platform) platform.Platform {
 
 // requestOf is the kind of pull the input and options make, or an error
 // for a combination no kind serves.
-func requestOf(in input, o *PullOptions) (policy.Request, error) {
+func requestOf(in input, o *PullOptions) (decide.Request, error) {
 	severalPlatforms := o.AllPlatforms || len(o.Platforms) > 0
 	switch {
 	case in.transportRef != nil:
 		if o.AllTags || severalPlatforms {
 			return 0, fmt.Errorf("pulling all tags or several platforms is not supported for the %s transport: %w", in.transportRef.Transport().Name(), pullerrors.ErrUnsupported)
 		}
-		return policy.RequestTransport, nil
+		return decide.RequestTransport, nil
 	case severalPlatforms:
 		if in.id != "" || o.AllTags || !o.Platform.IsZero() {
 			return 0, fmt.Errorf("several platforms are pulled by registry name, without AllTags or Platform: %w", pullerrors.ErrInvalidArgument)
 		}
-		return policy.RequestPlatforms, nil
+		return decide.RequestPlatforms, nil
 	case o.AllTags && in.id != "":
 		return 0, fmt.Errorf("pulling all tags of an image ID: %w", pullerrors.ErrInvalidArgument)
 	case o.AllTags:
-		return policy.RequestAllTags, nil
+		return decide.RequestAllTags, nil
 	}
-	return policy.RequestOne, nil
+	return decide.RequestOne, nil
 }
 
 // maxTags is PullOptions.MaxTags resolved: DefaultMaxTags when zero.

@@ -20,7 +20,7 @@ const (
 
 // pullTransport copies from a non-registry source. Sources are local files,
 // layouts, stores or a daemon, so the policy does not gate the copy
-// (policy.Decide answers Pull for RequestTransport): it always runs, and
+// (decide.Decide answers Pull for RequestTransport): it always runs, and
 // reuses layers already stored.
 func (st *pullState) pullTransport(ctx context.Context) error {
 	e, ref := st.e, st.in.transportRef

@@ -1,4 +1,12 @@
-package policy
+// Package decide is the pull policy's decision table: for a policy and
+// what the engine found (a local image, corrupted or not, an ID, a pinned
+// platform, the kind of request), the action a pull takes. It is the one
+// place a pull decides, pure and table-tested; the engine gathers the
+// Situation and acts. The policy type itself, and its parsing, are the
+// public package policy.
+package decide
+
+import "github.com/pullengine/pullengine/policy"
 
 // Action is what a pull does, as decided by Decide.
 type Action int
@@ -49,12 +57,12 @@ const ReasonPlatformPinned = "a platform was requested: a local image's declared
 // why. Default becomes Missing; a pinned platform turns Missing into Newer
 // and leaves Always, Newer and Never alone (Never keeps its promise of no
 // network even then).
-func Effective(p Policy, platformPinned bool) (Policy, string) {
-	if p == Default {
-		p = Missing
+func Effective(p policy.Policy, platformPinned bool) (policy.Policy, string) {
+	if p == policy.Default {
+		p = policy.Missing
 	}
-	if platformPinned && p == Missing {
-		return Newer, ReasonPlatformPinned
+	if platformPinned && p == policy.Missing {
+		return policy.Newer, ReasonPlatformPinned
 	}
 	return p, ""
 }
@@ -81,7 +89,7 @@ const (
 // of each field is the plain case: one registry name, nothing local.
 type Situation struct {
 	// Policy is the policy asked (Default counts as Missing).
-	Policy Policy
+	Policy policy.Policy
 	// Request is the kind of pull.
 	Request Request
 	// LocalFound: an image exists locally under the name (or ID) asked.
@@ -129,24 +137,24 @@ func Decide(s Situation) Action {
 	case RequestTransport:
 		return Pull
 	case RequestAllTags, RequestPlatforms:
-		if effective == Never {
+		if effective == policy.Never {
 			return FailNeedsRegistry
 		}
 		return Pull
 	}
 	usable := s.LocalFound && !s.LocalCorrupted
 	switch effective {
-	case Never:
+	case policy.Never:
 		if usable {
 			return UseLocal
 		}
 		return FailNotLocal
-	case Always:
+	case policy.Always:
 		if s.ByID {
 			return FailAlwaysByID
 		}
 		return Pull
-	case Newer:
+	case policy.Newer:
 		switch {
 		case usable && s.ByID:
 			return UseLocal
