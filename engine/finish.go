@@ -8,6 +8,7 @@ import (
 	"context"
 
 	"github.com/opencontainers/go-digest"
+	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/policy"
 	"go.podman.io/storage"
 )
@@ -20,7 +21,7 @@ func (st *pullState) setPolicy(p policy.Policy, reason string) {
 
 // tried records a candidate name and its error (nil: it worked).
 func (st *pullState) tried(name string, err error) {
-	st.res.Candidates = append(st.res.Candidates, Candidate{Name: name, Err: err})
+	st.res.Candidates = append(st.res.Candidates, pullerrors.CandidateError{Name: name, Err: err})
 }
 
 // finishLocal ends the pull with the local image loc, reached as

@@ -100,7 +100,7 @@ func (st *pullState) fail(ctx context.Context, err error) error {
 	var cands []pullerrors.CandidateError
 	for _, c := range st.res.Candidates {
 		if c.Err != nil {
-			cands = append(cands, pullerrors.CandidateError{Name: c.Name, Err: c.Err})
+			cands = append(cands, c)
 		}
 	}
 	perr := pullerrors.New(st.name, err, cands...).WithAuthenticated(st.o.Username != "" || st.o.IdentityToken != "")
