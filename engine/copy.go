@@ -7,6 +7,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/report"
 	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/manifest"
@@ -29,14 +30,14 @@ func (st *pullState) copyToStore(ctx context.Context, src types.ImageReference, 
 	// Pulls with other decryption keys may not share the transfer: one
 	// without keys would fail, or get an image it could not decrypt itself.
 	key := flightKey(&st.sys, src, dest, st.retries.max, st.retries.delay) + st.dec.id
-	return e.flights.do(ctx, key, st.rep, func(ctx context.Context, rep *progress.Reporter) (*storage.Image, digest.Digest, error) {
+	return e.flights.do(ctx, key, st.rep, func(ctx context.Context, rep *report.Reporter) (*storage.Image, digest.Digest, error) {
 		return st.copyWithRetries(ctx, rep, src, destRef, dest)
 	})
 }
 
 // copyWithRetries is one transfer: copies with retries, then finds the
 // image the copy reported. Its progress goes to rep.
-func (st *pullState) copyWithRetries(ctx context.Context, rep *progress.Reporter, src, destRef types.ImageReference, dest string) (*storage.Image, digest.Digest, error) {
+func (st *pullState) copyWithRetries(ctx context.Context, rep *report.Reporter, src, destRef types.ImageReference, dest string) (*storage.Image, digest.Digest, error) {
 	var manifestBytes []byte
 	var resolved types.ImageReference
 	err := st.e.retry(ctx, rep, st.retries, func() error {
@@ -63,7 +64,7 @@ func (st *pullState) copyWithRetries(ctx context.Context, rep *progress.Reporter
 
 // copyOnce is one copy.Image call with a fresh policy context (a
 // PolicyContext is not safe for concurrent use; the parsed policy is).
-func (st *pullState) copyOnce(ctx context.Context, rep *progress.Reporter, src, dest types.ImageReference) ([]byte, types.ImageReference, error) {
+func (st *pullState) copyOnce(ctx context.Context, rep *report.Reporter, src, dest types.ImageReference) ([]byte, types.ImageReference, error) {
 	pc, err := signature.NewPolicyContext(st.cfg.policy)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signature policy: %w", pullerrors.Wrap(pullerrors.InvalidArgument, err))
@@ -78,7 +79,7 @@ func (st *pullState) copyOnce(ctx context.Context, rep *progress.Reporter, src, 
 		ReportResolvedReference: &resolved,
 		MaxParallelDownloads:    st.cfg.conf.parallelCopies,
 		Progress:                events,
-		ProgressInterval:        progress.DefaultProgressInterval,
+		ProgressInterval:        report.DefaultProgressInterval,
 		OciDecryptConfig:        st.dec.config,
 	})
 	stop()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pullengine/pullengine/internal/decide"
+	"github.com/pullengine/pullengine/internal/report"
 	"github.com/pullengine/pullengine/platform"
 	"github.com/pullengine/pullengine/policy"
 	"github.com/pullengine/pullengine/progress"
@@ -47,7 +48,7 @@ type pullState struct {
 	// cfg is the host configuration this pull applies.
 	cfg *settings
 	// rep receives the pull's progress events; counter sums what moved.
-	rep     *progress.Reporter
+	rep     *report.Reporter
 	counter *transferCounter
 	// res is the Result being built, only by the methods in finish.go.
 	res Result
@@ -60,7 +61,7 @@ func (e *Engine) newPullState(name string, p policy.Policy, opts *PullOptions) *
 		st.o = *opts
 	}
 	st.counter = &transferCounter{next: st.o.Progress}
-	st.rep = progress.NewReporter(st.counter)
+	st.rep = report.NewReporter(st.counter)
 	return st
 }
 

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/report"
 	"github.com/pullengine/pullengine/progress"
 )
 
@@ -57,7 +58,7 @@ const (
 // bounds it all: its end stops the wait, and a wait that would outlast its
 // deadline is not started. Every retry is announced on rep (a Retrying
 // event) before the wait.
-func (e *Engine) retry(ctx context.Context, rep *progress.Reporter, lim retrySettings, op func() error) error {
+func (e *Engine) retry(ctx context.Context, rep *report.Reporter, lim retrySettings, op func() error) error {
 	maxRetries, delay, fixed := lim.max, lim.delay, lim.fixed
 	for attempt := 0; ; attempt++ {
 		err := op()
