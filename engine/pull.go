@@ -43,6 +43,7 @@ import (
 func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *PullOptions) (*Result, error) {
 	start := time.Now()
 	st := e.newPullState(name, p, opts)
+	defer st.cleanup()
 	defer func() { _ = st.rep.Close(ctx) }()
 	st.rep.Emit(progress.Event{Kind: progress.Resolving, Ref: st.shown()})
 	if err := st.run(ctx); err != nil {

@@ -25,6 +25,13 @@ type PullOptions struct {
 	IdentityToken string
 	// AuthFilePath replaces the Engine's auth file for this pull.
 	AuthFilePath string
+	// RegistryCredentials are credentials per registry, keyed as in an
+	// auth file ("quay.io", "localhost:5000", "quay.io/team"; a URL such
+	// as "https://index.docker.io/v1/" stands for its registry, and
+	// Docker Hub's aliases for docker.io). They replace the auth files for
+	// this pull, and exclude AuthFilePath. Username, Password and
+	// IdentityToken, when set, apply to every registry and win.
+	RegistryCredentials map[string]Credentials
 	// CertDir holds client certificates and CA files (*.crt, *.cert, *.key)
 	// for the registry, as in containers-certs.d(5).
 	CertDir string

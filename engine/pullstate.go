@@ -50,6 +50,9 @@ type pullState struct {
 	// rep receives the pull's progress events; counter sums what moved.
 	rep     *report.Reporter
 	counter *transferCounter
+	// cleanups undo what resolving the options created (the auth file of
+	// RegistryCredentials); Pull runs them when it returns.
+	cleanups []func()
 	// res is the Result being built, only by the methods in finish.go.
 	res Result
 }
@@ -63,6 +66,13 @@ func (e *Engine) newPullState(name string, p policy.Policy, opts *PullOptions) *
 	st.counter = &transferCounter{next: st.o.Progress}
 	st.rep = report.NewReporter(st.counter)
 	return st
+}
+
+// cleanup runs the cleanups, last first.
+func (st *pullState) cleanup() {
+	for i := len(st.cleanups) - 1; i >= 0; i-- {
+		st.cleanups[i]()
+	}
 }
 
 // warn records a warning for the Result and tells progress.

@@ -31,6 +31,9 @@ func (st *pullState) resolveOptions(cfg *settings) error {
 		return err
 	}
 	st.applyTransportOptions()
+	if err := st.applyRegistryCredentials(); err != nil {
+		return err
+	}
 	st.resolvePlatform()
 	var err error
 	if st.dec, err = newDecryption(o.DecryptionKeys); err != nil {
@@ -86,6 +89,24 @@ func (st *pullState) applyTransportOptions() {
 		sys.OCIInsecureSkipTLSVerify = skip
 		sys.DockerDaemonInsecureSkipTLSVerify = skip
 	}
+}
+
+// applyRegistryCredentials writes PullOptions.RegistryCredentials as the
+// pull's auth file (credentials.go), removed when the pull ends.
+func (st *pullState) applyRegistryCredentials() error {
+	if len(st.o.RegistryCredentials) == 0 {
+		return nil
+	}
+	if st.o.AuthFilePath != "" {
+		return fmt.Errorf("RegistryCredentials and AuthFilePath were both given; use one: %w", pullerrors.ErrInvalidArgument)
+	}
+	path, remove, err := writeRegistryCredentials(st.e.sys.BigFilesTemporaryDir, st.o.RegistryCredentials)
+	if err != nil {
+		return err
+	}
+	st.cleanups = append(st.cleanups, remove)
+	st.sys.AuthFilePath = path
+	return nil
 }
 
 // resolvePlatform sets the platform the pulled image should declare and,
