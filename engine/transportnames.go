@@ -1,9 +1,9 @@
 package engine
 
-// Naming what a non-registry source holds: design.md's transport table
-// (docker-archive RepoTags, oci-archive annotations, oci layout refs, the
-// daemon's names, by ID otherwise), and the errors of a source that holds
-// several images or none that was asked.
+// Naming what a non-registry source holds (docker-archive RepoTags,
+// oci-archive annotations, oci layout refs, the daemon's names, by ID
+// otherwise), and the errors of a source that holds several images or none
+// that was asked.
 
 import (
 	"archive/tar"
