@@ -5,63 +5,59 @@ import (
 	"fmt"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
-	"github.com/pullengine/pullengine/policy"
+	"github.com/pullengine/pullengine/internal/decide"
 	"go.podman.io/image/v5/docker/reference"
 )
 
 // pullAllTags pulls every tag of the repository, in the registry's order,
 // with the pull's own credentials and TLS settings (Podman lists tags with
 // the Runtime's, ignoring the pull's). The first failing tag stops the pull;
-// tags already pulled stay in the store. Policy never is refused: listing
-// tags needs the registry. The listing is bounded (see listTags).
-func (e *Engine) pullAllTags(ctx context.Context, sys *sysContext, in input, p policy.Policy, o *PullOptions) (*Result, error) {
-	if eff, _ := policy.Effective(p, false); eff == policy.Never {
-		return nil, fmt.Errorf("pulling all tags needs the registry, which policy never forbids: %w", pullerrors.ErrInvalidArgument)
-	}
+// tags already pulled stay in the store. Policy never was refused before
+// (dispatch): listing tags needs the registry. The listing is bounded.
+func (st *pullState) pullAllTags(ctx context.Context) error {
+	in := st.in
 	named, err := reference.ParseNormalizedNamed(in.name)
 	if err != nil {
-		return nil, invalidReference(in.raw, err)
+		return invalidReference(in.raw, err)
 	}
 	repo := reference.TrimNamed(named)
 	if _, tagged := named.(reference.Tagged); tagged && !in.tagAdded {
-		return nil, fmt.Errorf("%s: all tags were asked, so the name must not carry a tag: %w", in.raw, pullerrors.ErrInvalidArgument)
+		return fmt.Errorf("%s: all tags were asked, so the name must not carry a tag: %w", in.raw, pullerrors.ErrInvalidArgument)
 	}
-	tags, err := listTagsBounded(ctx, sys, repo, o)
+	tags, err := st.listTags(ctx, repo)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	all := &Result{Reference: repo.String(), Outcome: UsedLocal}
+	st.startTags(repo.String())
 	for _, tag := range tags {
 		tagged, err := reference.WithTag(repo, tag)
 		if err != nil {
-			return all, invalidReference(tag, err)
+			return invalidReference(tag, err)
 		}
-		one, err := e.pullName(ctx, sys, input{raw: tagged.String(), name: tagged.String(), qualified: true}, p, o)
-		if one != nil {
-			all.Candidates = append(all.Candidates, one.Candidates...)
-			all.Policy, all.PolicyReason = one.Policy, one.PolicyReason
-		}
+		one := st.forTag(tagged)
+		err = one.pullName(ctx)
+		st.addTag(one, err == nil)
 		if err != nil {
-			return all, fmt.Errorf("pulling tag %s: %w", tag, err)
+			return fmt.Errorf("pulling tag %s: %w", tag, err)
 		}
-		all.Images = append(all.Images, one.Images...)
-		all.Warnings = append(all.Warnings, one.Warnings...)
-		all.Outcome = min(all.Outcome, one.Outcome) // Pulled if any tag was
 	}
-	return all, nil
+	return nil
 }
 
-// listTagsBounded lists repo's tags within PullOptions.MaxTags (default
-// DefaultMaxTags) and the page and byte limits of listTags.
-func listTagsBounded(ctx context.Context, sys *sysContext, repo reference.Named, o *PullOptions) ([]string, error) {
-	maxTags := o.MaxTags
-	switch {
-	case maxTags < 0:
-		return nil, fmt.Errorf("MaxTags %d is negative: %w", maxTags, pullerrors.ErrInvalidArgument)
-	case maxTags == 0:
-		maxTags = DefaultMaxTags
-	}
-	tags, err := listTags(ctx, &sys.SystemContext, repo, maxTags)
+// forTag is the state of the pull of one tag of an AllTags pull: the same
+// options and progress, its own input and Result.
+func (st *pullState) forTag(tagged reference.Named) *pullState {
+	one := *st
+	one.in = input{raw: tagged.String(), name: tagged.String(), qualified: true}
+	one.res = Result{}
+	one.request = decide.RequestOne
+	return &one
+}
+
+// listTags lists repo's tags within the resolved MaxTags and the page and
+// byte limits of the tag lister.
+func (st *pullState) listTags(ctx context.Context, repo reference.Named) ([]string, error) {
+	tags, err := listTags(ctx, &st.sys, repo, st.maxTags)
 	if err != nil {
 		return nil, fmt.Errorf("listing tags of %s: %w", repo, pullerrors.Bound(err))
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/report"
 	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/manifest"
@@ -20,28 +21,28 @@ import (
 // retrying transient failures, and returns the image the copy created,
 // found by the ID the copy reported (never by name: another process may
 // have moved the name meanwhile) and the digest of the manifest copied.
-func (e *Engine) copyToStore(ctx context.Context, sys *sysContext, src types.ImageReference, dest string, o *PullOptions) (*storage.Image, digest.Digest, error) {
+func (st *pullState) copyToStore(ctx context.Context, src types.ImageReference, dest string) (*storage.Image, digest.Digest, error) {
+	e := st.e
 	destRef, err := istorage.Transport.ParseStoreReference(e.store, dest)
 	if err != nil {
 		return nil, "", invalidReference(dest, err)
 	}
 	// Pulls with other decryption keys may not share the transfer: one
 	// without keys would fail, or get an image it could not decrypt itself.
-	maxRetries, delay, _ := retryLimits(sys.cfg.conf, o)
-	key := flightKey(&sys.SystemContext, src, dest, maxRetries, delay) + sys.dec.id
-	return e.flights.do(ctx, key, sys.rep, func(ctx context.Context, rep *progress.Reporter) (*storage.Image, digest.Digest, error) {
-		return e.copyWithRetries(ctx, sys, rep, src, destRef, dest, o)
+	key := flightKey(&st.sys, src, dest, st.retries.max, st.retries.delay) + st.dec.id
+	return e.flights.do(ctx, key, st.rep, func(ctx context.Context, rep *report.Reporter) (*storage.Image, digest.Digest, error) {
+		return st.copyWithRetries(ctx, rep, src, destRef, dest)
 	})
 }
 
 // copyWithRetries is one transfer: copies with retries, then finds the
 // image the copy reported. Its progress goes to rep.
-func (e *Engine) copyWithRetries(ctx context.Context, sys *sysContext, rep *progress.Reporter, src, destRef types.ImageReference, dest string, o *PullOptions) (*storage.Image, digest.Digest, error) {
+func (st *pullState) copyWithRetries(ctx context.Context, rep *report.Reporter, src, destRef types.ImageReference, dest string) (*storage.Image, digest.Digest, error) {
 	var manifestBytes []byte
 	var resolved types.ImageReference
-	err := e.retry(ctx, rep, sys.cfg.conf, o, func() error {
+	err := st.e.retry(ctx, rep, st.retries, func() error {
 		var err error
-		manifestBytes, resolved, err = e.copyOnce(ctx, sys, rep, src, destRef)
+		manifestBytes, resolved, err = st.copyOnce(ctx, rep, src, destRef)
 		return err
 	})
 	if err != nil {
@@ -63,30 +64,30 @@ func (e *Engine) copyWithRetries(ctx context.Context, sys *sysContext, rep *prog
 
 // copyOnce is one copy.Image call with a fresh policy context (a
 // PolicyContext is not safe for concurrent use; the parsed policy is).
-func (e *Engine) copyOnce(ctx context.Context, sys *sysContext, rep *progress.Reporter, src, dest types.ImageReference) ([]byte, types.ImageReference, error) {
-	pc, err := signature.NewPolicyContext(sys.cfg.policy)
+func (st *pullState) copyOnce(ctx context.Context, rep *report.Reporter, src, dest types.ImageReference) ([]byte, types.ImageReference, error) {
+	pc, err := signature.NewPolicyContext(st.cfg.policy)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signature policy: %w", pullerrors.Wrap(pullerrors.InvalidArgument, err))
 	}
 	defer func() { _ = pc.Destroy() }()
 	var resolved types.ImageReference
 	events, stop := rep.CopyProgress(describeRef(src))
-	from := e.wrapSource(sys, rep, src)
+	from := st.e.wrapSource(st, rep, src)
 	out, err := copy.Image(ctx, pc, dest, from, &copy.Options{
-		SourceCtx:               &sys.SystemContext,
-		DestinationCtx:          &sys.SystemContext,
+		SourceCtx:               &st.sys,
+		DestinationCtx:          &st.sys,
 		ReportResolvedReference: &resolved,
-		MaxParallelDownloads:    sys.cfg.conf.parallelCopies,
+		MaxParallelDownloads:    st.cfg.conf.parallelCopies,
 		Progress:                events,
-		ProgressInterval:        progress.DefaultProgressInterval,
-		OciDecryptConfig:        sys.dec.config,
+		ProgressInterval:        report.DefaultProgressInterval,
+		OciDecryptConfig:        st.dec.config,
 	})
 	stop()
 	if err == nil {
 		rep.Emit(progress.Event{Kind: progress.ManifestWritten, Ref: describeRef(src)})
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), pullerrors.Bound(sys.dec.explain(copyError(from, err))))
+		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), pullerrors.Bound(st.dec.explain(copyError(from, err))))
 	}
 	return out, resolved, nil
 }

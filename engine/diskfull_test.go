@@ -15,7 +15,7 @@ import (
 	"go.podman.io/storage"
 )
 
-// A full disk fails the pull with kind Storage (507) and leaves the store
+// A full disk fails the pull with kind storage (507) and leaves the store
 // usable: the next pull that fits succeeds.
 func TestDiskFull(t *testing.T) {
 	dir := t.TempDir()

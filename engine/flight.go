@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/pullengine/pullengine/internal/report"
 	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/transports"
 	"go.podman.io/image/v5/types"
@@ -36,8 +37,8 @@ type flight struct {
 	cancel  context.CancelFunc
 	// rep receives the transfer's progress and forwards it to every
 	// waiter's reporter (watchers), so each caller sees the blobs move.
-	rep      *progress.Reporter
-	watchers map[*progress.Reporter]int
+	rep      *report.Reporter
+	watchers map[*report.Reporter]int
 	// results, valid once done is closed
 	img    *storage.Image
 	digest digest.Digest
@@ -45,13 +46,13 @@ type flight struct {
 }
 
 // copyFunc runs a transfer, reporting its progress to rep.
-type copyFunc func(ctx context.Context, rep *progress.Reporter) (*storage.Image, digest.Digest, error)
+type copyFunc func(ctx context.Context, rep *report.Reporter) (*storage.Image, digest.Digest, error)
 
 // do runs fn once for concurrent callers with the same key and gives each
 // the result; each caller's rep receives the transfer's progress from the
 // moment it joins. fn runs with a context detached from any one caller's
 // cancellation (values are kept).
-func (f *flights) do(ctx context.Context, key string, rep *progress.Reporter, fn copyFunc) (*storage.Image, digest.Digest, error) {
+func (f *flights) do(ctx context.Context, key string, rep *report.Reporter, fn copyFunc) (*storage.Image, digest.Digest, error) {
 	f.mu.Lock()
 	if f.m == nil {
 		f.m = map[string]*flight{}
@@ -59,8 +60,8 @@ func (f *flights) do(ctx context.Context, key string, rep *progress.Reporter, fn
 	fl, joined := f.m[key]
 	if !joined {
 		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		fl = &flight{done: make(chan struct{}), cancel: cancel, watchers: map[*progress.Reporter]int{}}
-		fl.rep = progress.NewReporter(progress.SinkFunc(func(ev progress.Event) { f.forward(fl, ev) }))
+		fl = &flight{done: make(chan struct{}), cancel: cancel, watchers: map[*report.Reporter]int{}}
+		fl.rep = report.NewReporter(progress.SinkFunc(func(ev progress.Event) { f.forward(fl, ev) }))
 		f.m[key] = fl
 		f.track(fl)
 		go f.run(runCtx, key, fl, fn)
@@ -114,7 +115,7 @@ func (f *flights) run(ctx context.Context, key string, fl *flight, fn copyFunc) 
 // cancels it and takes it out of the map at once, so a caller arriving
 // meanwhile starts a new transfer instead of joining a dying one; leave
 // then reports true.
-func (f *flights) leave(key string, fl *flight, rep *progress.Reporter) bool {
+func (f *flights) leave(key string, fl *flight, rep *report.Reporter) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if rep != nil {

@@ -32,12 +32,21 @@ type local struct {
 	platform platform.Platform
 }
 
+// reference names the image as the Result reports it: the name it was
+// found under, else its ID.
+func (l *local) reference() string {
+	if l.name != "" {
+		return l.name
+	}
+	return l.image.ID
+}
+
 var shortID = regexp.MustCompile(`^[a-f0-9]{3,63}$`)
 
 // lookupLocal finds the local image a registry pull would produce or reuse.
-// want, when non-nil, skips images whose config declares another platform.
+// pinned, when non-nil, skips images whose config declares another platform.
 // Not finding one is (nil, nil); other errors are the store's.
-func (e *Engine) lookupLocal(ctx context.Context, sys *types.SystemContext, in input, want *platform.Platform) (*local, error) {
+func (e *Engine) lookupLocal(ctx context.Context, sys *types.SystemContext, in input, pinned *platform.Platform) (*local, error) {
 	if in.id != "" {
 		return e.lookupID(ctx, sys, in.id)
 	}
@@ -46,11 +55,11 @@ func (e *Engine) lookupLocal(ctx context.Context, sys *types.SystemContext, in i
 		return nil, err
 	}
 	for _, named := range names {
-		l, err := e.lookupName(ctx, sys, named, want)
+		l, err := e.lookupName(ctx, sys, named, pinned)
 		if err != nil {
 			return nil, err
 		}
-		if !fits(l, want) {
+		if !fits(l, pinned) {
 			continue
 		}
 		return l, nil
@@ -64,14 +73,14 @@ func (e *Engine) lookupLocal(ctx context.Context, sys *types.SystemContext, in i
 	if in.qualified {
 		return nil, nil
 	}
-	return e.lookupRepoSuffix(ctx, sys, in.name, want)
+	return e.lookupRepoSuffix(ctx, sys, in.name, pinned)
 }
 
-// fits reports whether a found image may be used for a pull that wants
-// the platform want (nil: any): a corrupted image fits (the pull repairs
+// fits reports whether a found image may be used for a pull that pins
+// the platform pinned (nil: none): a corrupted image fits (the pull repairs
 // it), a healthy one must declare that platform.
-func fits(l *local, want *platform.Platform) bool {
-	return l != nil && (want == nil || l.corrupted != nil || platform.Only(*want).Match(l.platform))
+func fits(l *local, pinned *platform.Platform) bool {
+	return l != nil && (pinned == nil || l.corrupted != nil || platform.Only(*pinned).Match(l.platform))
 }
 
 // localCandidates lists the names under which the input may be stored: for
@@ -97,7 +106,7 @@ func localCandidates(sys *types.SystemContext, in input) ([]reference.Named, err
 	return names, nil
 }
 
-func (e *Engine) lookupName(ctx context.Context, sys *types.SystemContext, named reference.Named, want *platform.Platform) (*local, error) {
+func (e *Engine) lookupName(ctx context.Context, sys *types.SystemContext, named reference.Named, pinned *platform.Platform) (*local, error) {
 	ref, err := istorage.Transport.ParseStoreReference(e.store, named.String())
 	if err != nil {
 		return nil, invalidReference(named.String(), err)
@@ -111,15 +120,15 @@ func (e *Engine) lookupName(ctx context.Context, sys *types.SystemContext, named
 	}
 	l := &local{image: img, name: named.String()}
 	if e.inspect(ctx, sys, l) {
-		return e.listInstance(ctx, sys, l, want)
+		return e.listInstance(ctx, sys, l, pinned)
 	}
 	return l, nil
 }
 
 // listInstance turns a manifest list found under a name into the stored
-// instance for the platform wanted (the host's if none), as Podman does
+// instance for the pinned platform (the host's if none), as Podman does
 // with its local manifest lists. No stored instance: not found.
-func (e *Engine) listInstance(ctx context.Context, sys *types.SystemContext, list *local, want *platform.Platform) (*local, error) {
+func (e *Engine) listInstance(ctx context.Context, sys *types.SystemContext, list *local, pinned *platform.Platform) (*local, error) {
 	raw, err := e.store.ImageBigData(list.image.ID, storage.ImageDigestBigDataKey)
 	if err != nil {
 		return nil, nil
@@ -129,8 +138,8 @@ func (e *Engine) listInstance(ctx context.Context, sys *types.SystemContext, lis
 		return nil, nil
 	}
 	choice := *sys
-	if want != nil {
-		choice.OSChoice, choice.ArchitectureChoice, choice.VariantChoice = want.OS, want.Architecture, want.Variant
+	if pinned != nil {
+		choice.OSChoice, choice.ArchitectureChoice, choice.VariantChoice = pinned.OS, pinned.Architecture, pinned.Variant
 	}
 	d, err := ml.ChooseInstance(&choice)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/decide"
 	"github.com/pullengine/pullengine/policy"
 	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/storage"
@@ -41,36 +42,73 @@ import (
 // for policy never with no local image, as with libimage).
 func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *PullOptions) (*Result, error) {
 	start := time.Now()
-	var o PullOptions
-	if opts != nil {
-		o = *opts
+	st := e.newPullState(name, p, opts)
+	defer st.cleanup()
+	defer func() { _ = st.rep.Close(ctx) }()
+	st.rep.Emit(progress.Event{Kind: progress.Resolving, Ref: st.shown()})
+	if err := st.run(ctx); err != nil {
+		return nil, st.fail(ctx, err)
 	}
-	counter := &transferCounter{next: o.Progress}
-	rep := progress.NewReporter(counter)
-	defer func() { _ = rep.Close(ctx) }()
-	// shown is the name as events and logs show it: without the
-	// credentials a name may carry ("user:secret@host/app").
-	shown := pullerrors.Redact(name)
-	rep.Emit(progress.Event{Kind: progress.Resolving, Ref: shown})
+	return st.report(ctx, start), nil
+}
 
-	res, err := e.pull(ctx, rep, name, p, &o)
-	if err != nil {
-		// A context ended with a cause may have left only the cause (in a
-		// *url.Error) in err: its end decides the kind.
-		err = pullerrors.FromContext(ctx, err)
-		perr := e.pullError(name, res, err, &o)
-		rep.Emit(progress.Event{Kind: progress.Failed, Ref: shown, Err: perr,
-			ErrorKind: pullerrors.Classify(perr).String(), ErrorStatus: pullerrors.HTTPStatus(perr)})
-		e.log.DebugContext(ctx, "pull failed", "name", shown, "err", perr)
-		return nil, perr
+// run is the pull's steps in order: read the configuration, parse and
+// normalize the name, resolve the options, then the path for the request
+// (dispatch), which looks up, decides, resolves names and copies.
+func (st *pullState) run(ctx context.Context) error {
+	if err := st.policy.Validate(); err != nil {
+		return err
 	}
+	cfg, err := st.e.config.get()
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if st.in, err = st.e.parseName(st.name); err != nil {
+		return err
+	}
+	if err := st.resolveOptions(cfg); err != nil {
+		return err
+	}
+	return st.dispatch(ctx)
+}
+
+// shown is the name as events and logs show it: without the credentials a
+// name may carry ("user:secret@host/app").
+func (st *pullState) shown() string { return pullerrors.Redact(st.name) }
+
+// report is the last step of a successful pull: the Result, with its
+// duration and transfer figures, after the sink saw the done event.
+func (st *pullState) report(ctx context.Context, start time.Time) *Result {
+	res := st.res
 	res.Duration = time.Since(start)
-	rep.Emit(doneEvent(res))
+	st.rep.Emit(doneEvent(&res))
 	// Close waits until the sink (and so the counter) has seen every event.
-	_ = rep.Close(ctx)
-	res.Transfer = counter.total()
-	e.log.DebugContext(ctx, "pulled", "name", shown, "outcome", res.Outcome.String(), "reference", res.Reference, "duration", res.Duration)
-	return res, nil
+	_ = st.rep.Close(ctx)
+	res.Transfer = st.counter.total()
+	st.e.log.DebugContext(ctx, "pulled", "name", st.shown(), "outcome", res.Outcome.String(), "reference", res.Reference, "duration", res.Duration)
+	return &res
+}
+
+// fail is the last step of a failed pull: the error wrapped with the input
+// and every candidate tried, and told to progress and the log.
+func (st *pullState) fail(ctx context.Context, err error) error {
+	// A context ended with a cause may have left only the cause (in a
+	// *url.Error) in err: its end decides the kind.
+	err = pullerrors.FromContext(ctx, err)
+	var cands []pullerrors.CandidateError
+	for _, c := range st.res.Candidates {
+		if c.Err != nil {
+			cands = append(cands, c)
+		}
+	}
+	perr := pullerrors.New(st.name, err, cands...).WithAuthenticated(st.o.Username != "" || st.o.IdentityToken != "")
+	st.rep.Emit(progress.Event{Kind: progress.Failed, Ref: st.shown(), Err: perr,
+		ErrorKind: pullerrors.Classify(perr).String(), ErrorStatus: pullerrors.HTTPStatus(perr)})
+	st.e.log.DebugContext(ctx, "pull failed", "name", st.shown(), "err", perr)
+	return perr
 }
 
 func doneEvent(res *Result) progress.Event {
@@ -82,114 +120,75 @@ func doneEvent(res *Result) progress.Event {
 	return ev
 }
 
-// pullError wraps a failure with the input and every candidate tried.
-func (e *Engine) pullError(name string, res *Result, err error, o *PullOptions) error {
-	var cands []pullerrors.CandidateError
-	if res != nil {
-		for _, c := range res.Candidates {
-			if c.Err != nil {
-				cands = append(cands, pullerrors.CandidateError{Name: c.Name, Err: c.Err})
-			}
-		}
+// dispatch sends the request to the path that serves it. One registry
+// name is decided after its local lookup (pullName); the other requests
+// look nothing up, and decide.Decide only says whether they may run.
+func (st *pullState) dispatch(ctx context.Context) error {
+	if st.request == decide.RequestOne {
+		return st.pullName(ctx)
 	}
-	return pullerrors.New(name, err, cands...).WithAuthenticated(o.Username != "" || o.IdentityToken != "")
-}
-
-// pull runs the steps of the design in order: validate, parse the input,
-// build the system context, dispatch by transport. On failure it may return
-// a partial Result whose Candidates say what was tried.
-func (e *Engine) pull(ctx context.Context, rep *progress.Reporter, name string, p policy.Policy, o *PullOptions) (*Result, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
+	if decide.Decide(decide.Situation{Policy: st.policy, Request: st.request}) == decide.FailNeedsRegistry {
+		return fmt.Errorf("%s needs the registry, which policy never forbids: %w", requestText[st.request], pullerrors.ErrInvalidArgument)
 	}
-	cfg, err := e.config.get()
-	if err != nil {
-		return nil, err
-	}
-	if p == policy.Default {
-		p = cfg.conf.pullPolicy
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	in, err := e.parseName(name)
-	if err != nil {
-		return nil, err
-	}
-	sys, err := e.systemContext(o, rep, cfg)
-	if err != nil {
-		return nil, err
-	}
-	res, err := e.dispatch(ctx, sys, in, p, o)
-	if res != nil {
-		res.Warnings = append(res.Warnings, sys.warnings...)
-	}
-	return res, err
-}
-
-// dispatch sends the input to the path that handles it.
-func (e *Engine) dispatch(ctx context.Context, sys *sysContext, in input, p policy.Policy, o *PullOptions) (*Result, error) {
-	switch {
-	case in.transportRef != nil:
-		if o.AllTags || o.AllPlatforms || len(o.Platforms) > 0 {
-			return nil, fmt.Errorf("pulling all tags or several platforms is not supported for the %s transport: %w", in.transportRef.Transport().Name(), pullerrors.ErrUnsupported)
-		}
-		return e.pullTransport(ctx, sys, in, p, o)
-	case o.AllPlatforms || len(o.Platforms) > 0:
-		if in.id != "" || o.AllTags || !o.Platform.IsZero() {
-			return nil, fmt.Errorf("several platforms are pulled by registry name, without AllTags or Platform: %w", pullerrors.ErrInvalidArgument)
-		}
-		return e.pullPlatforms(ctx, sys, in, p, o)
-	case in.id != "":
-		if o.AllTags {
-			return nil, fmt.Errorf("pulling all tags of an image ID: %w", pullerrors.ErrInvalidArgument)
-		}
-		return e.pullName(ctx, sys, in, p, o)
-	case o.AllTags:
-		return e.pullAllTags(ctx, sys, in, p, o)
+	switch st.request {
+	case decide.RequestTransport:
+		return st.pullTransport(ctx)
+	case decide.RequestPlatforms:
+		return st.pullPlatforms(ctx)
 	default:
-		return e.pullName(ctx, sys, in, p, o)
+		return st.pullAllTags(ctx)
 	}
+}
+
+// requestText names the requests that need the registry, for errors.
+var requestText = map[decide.Request]string{
+	decide.RequestAllTags:   "pulling all tags",
+	decide.RequestPlatforms: "pulling several platforms",
 }
 
 // pullName applies the policy to one registry name (or image ID): look up
 // the local image, decide, then use it or pull.
-func (e *Engine) pullName(ctx context.Context, sys *sysContext, in input, p policy.Policy, o *PullOptions) (*Result, error) {
-	custom := e.customPlatform(o)
-	effective, reason := policy.Effective(p, custom)
-	res := &Result{Policy: effective, PolicyReason: reason}
-
-	loc, err := e.lookupLocal(ctx, &sys.SystemContext, in, sys.want)
+func (st *pullState) pullName(ctx context.Context) error {
+	effective, reason := decide.Effective(st.policy, st.pinned != nil)
+	st.setPolicy(effective, reason)
+	loc, err := st.e.lookupLocal(ctx, &st.sys, st.in, st.pinned)
 	if err != nil {
-		return res, err
+		return err
 	}
-	found := loc != nil
-	corrupted := found && loc.corrupted != nil
-	if corrupted {
-		sys.warn("local image %s is corrupted (%v): treating it as absent", loc.image.ID, loc.corrupted)
-		e.log.WarnContext(ctx, "local image is corrupted, pulling to repair it", "image", loc.image.ID, "err", loc.corrupted)
-	}
-	byID := in.id != "" || (found && loc.byID)
-
-	action := policy.Decide(p, found, corrupted, byID, custom)
-	sys.rep.Emit(progress.Event{Kind: progress.PolicyDecision, Ref: pullerrors.Redact(in.raw), Message: decisionText(effective, reason, action, loc)})
-	switch action {
-	case policy.UseLocal:
-		return e.useLocal(res, loc, UsedLocal, nil), nil
-	case policy.FailNotLocal:
-		return res, notLocal(in, effective)
-	case policy.FailAlwaysByID:
-		return res, fmt.Errorf("pull policy is always but image has been referred to by ID (%s): %w", in.raw, pullerrors.ErrInvalidArgument)
+	switch action := st.decide(ctx, loc, effective, reason); action {
+	case decide.UseLocal:
+		st.finishLocal(loc.reference(), loc, UsedLocal, nil)
+		return nil
+	case decide.FailNotLocal:
+		return notLocal(st.in, effective)
+	case decide.FailAlwaysByID:
+		return fmt.Errorf("pull policy is always but image has been referred to by ID (%s): %w", st.in.raw, pullerrors.ErrInvalidArgument)
 	default:
-		if corrupted {
+		if loc != nil && loc.corrupted != nil {
 			loc = nil
 		}
-		return e.pullFromRegistry(ctx, sys, in, loc, action, res, o)
+		return st.pullFromRegistry(ctx, loc, action)
 	}
 }
 
+// decide applies decide.Decide to what the lookup found, and tells
+// progress. A corrupted local image counts as absent, with a warning.
+func (st *pullState) decide(ctx context.Context, loc *local, effective policy.Policy, reason string) decide.Action {
+	found := loc != nil
+	corrupted := found && loc.corrupted != nil
+	if corrupted {
+		st.warn("local image %s is corrupted (%v): treating it as absent", loc.image.ID, loc.corrupted)
+		st.e.log.WarnContext(ctx, "local image is corrupted, pulling to repair it", "image", loc.image.ID, "err", loc.corrupted)
+	}
+	byID := st.in.id != "" || (found && loc.byID)
+	action := decide.Decide(decide.Situation{Policy: st.policy, LocalFound: found, LocalCorrupted: corrupted,
+		ByID: byID, PlatformPinned: st.pinned != nil})
+	st.rep.Emit(progress.Event{Kind: progress.PolicyDecision, Ref: pullerrors.Redact(st.in.raw), Message: decisionText(effective, reason, action, loc)})
+	return action
+}
+
 // decisionText says what the policy decided, for progress.
-func decisionText(p policy.Policy, reason string, a policy.Action, loc *local) string {
+func decisionText(p policy.Policy, reason string, a decide.Action, loc *local) string {
 	msg := fmt.Sprintf("policy %s: %s", p, a)
 	if loc != nil {
 		msg += fmt.Sprintf(" (local image %.12s)", loc.image.ID)
@@ -209,16 +208,4 @@ func notLocal(in input, effective policy.Policy) error {
 		return fmt.Errorf("%s: %w (pull policy is never)", what, storage.ErrImageUnknown)
 	}
 	return fmt.Errorf("%s: %w (an image ID names local images only)", what, storage.ErrImageUnknown)
-}
-
-// useLocal fills res with the local image.
-func (e *Engine) useLocal(res *Result, loc *local, outcome Outcome, remoteErr error) *Result {
-	res.Outcome = outcome
-	res.RemoteErr = remoteErr
-	res.Reference = loc.name
-	if res.Reference == "" {
-		res.Reference = loc.image.ID
-	}
-	res.Images = []Image{e.describeLocal(loc)}
-	return res
 }

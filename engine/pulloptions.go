@@ -12,8 +12,9 @@ import (
 type PullOptions struct {
 	// Platform asks for the image of that platform from a manifest list.
 	// Zero: the Engine's SystemContext choices, else the host. A platform
-	// turns policy Missing into Newer (see policy.Effective); under Never a
-	// local image is used only if its config declares that platform.
+	// turns policy Missing into Newer (Result.PolicyReason says so); under
+	// Never a local image is used only if its config declares that
+	// platform.
 	Platform platform.Platform
 
 	// Username and Password authenticate to the registry (Basic, or to the
@@ -24,6 +25,13 @@ type PullOptions struct {
 	IdentityToken string
 	// AuthFilePath replaces the Engine's auth file for this pull.
 	AuthFilePath string
+	// RegistryCredentials are credentials per registry, keyed as in an
+	// auth file ("quay.io", "localhost:5000", "quay.io/team"; a URL such
+	// as "https://index.docker.io/v1/" stands for its registry, and
+	// Docker Hub's aliases for docker.io). They replace the auth files for
+	// this pull, and exclude AuthFilePath. Username, Password and
+	// IdentityToken, when set, apply to every registry and win.
+	RegistryCredentials map[string]Credentials
 	// CertDir holds client certificates and CA files (*.crt, *.cert, *.key)
 	// for the registry, as in containers-certs.d(5).
 	CertDir string
@@ -72,30 +80,4 @@ type PullOptions struct {
 	// coalesced, nothing else is dropped); Pull returns after the sink has
 	// seen the final event, or when ctx ends. Nil: no events.
 	Progress progress.Sink
-}
-
-// customPlatform reports whether the pull asks for a specific platform,
-// from the options or the Engine's SystemContext choices.
-func (e *Engine) customPlatform(o *PullOptions) bool {
-	return !o.Platform.IsZero() || e.sys.OSChoice != "" || e.sys.ArchitectureChoice != "" || e.sys.VariantChoice != ""
-}
-
-// wantedPlatform is the platform a pull asks for: the option, else the
-// SystemContext choices, with unset parts taken from the host.
-func (e *Engine) wantedPlatform(o *PullOptions) platform.Platform {
-	p := o.Platform
-	if p.IsZero() {
-		p = platform.Platform{OS: e.sys.OSChoice, Architecture: e.sys.ArchitectureChoice, Variant: e.sys.VariantChoice}
-	}
-	host := platform.Host()
-	if p.OS == "" {
-		p.OS = host.OS
-	}
-	if p.Architecture == "" {
-		p.Architecture = host.Architecture
-		if p.Variant == "" {
-			p.Variant = host.Variant
-		}
-	}
-	return platform.Normalize(p)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/platform"
 	"github.com/pullengine/pullengine/policy"
 )
@@ -61,25 +62,6 @@ type Image struct {
 	Size int64 `json:"size"`
 }
 
-// Candidate is one name a pull tried, with its error if it failed.
-type Candidate struct {
-	Name string `json:"name"`
-	Err  error  `json:"-"`
-}
-
-// MarshalJSON writes the error as its message.
-func (c Candidate) MarshalJSON() ([]byte, error) {
-	type view struct {
-		Name  string `json:"name"`
-		Error string `json:"error,omitempty"`
-	}
-	v := view{Name: c.Name}
-	if c.Err != nil {
-		v.Error = c.Err.Error()
-	}
-	return json.Marshal(v)
-}
-
 // Result says what a successful Pull did.
 //
 // Its JSON form (the CLI's --result) uses the lowerCamel names of the
@@ -103,8 +85,9 @@ type Result struct {
 	// "docker.io/library/alpine:latest" for "alpine", or the transport
 	// reference ("oci-archive:/path/x.tar") for other sources.
 	Reference string `json:"reference"`
-	// Candidates are the registry names tried in order, with their errors.
-	Candidates []Candidate `json:"candidates,omitempty"`
+	// Candidates are the registry names tried in order, each with its
+	// error (nil for the one that succeeded).
+	Candidates []pullerrors.CandidateError `json:"candidates,omitempty"`
 	// RemoteErr is the registry's error when Outcome is LocalFallback.
 	RemoteErr error `json:"-"`
 	// Warnings are things the caller should know that did not fail the

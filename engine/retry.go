@@ -31,6 +31,7 @@ import (
 	"time"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/report"
 	"github.com/pullengine/pullengine/progress"
 )
 
@@ -49,15 +50,16 @@ const (
 )
 
 // retry runs op, and again while it fails with a transient error, as
-// retryWait decides: at most MaxRetries more times (PullOptions, else
-// containers.conf retry), each after RetryDelay (PullOptions, else
-// containers.conf retry_delay: a fixed delay, as Podman waits), or, when
-// neither sets a delay, after 1s, 2s, 4s... (Podman's backoff). The context
+// retryWait decides: at most lim.max more times (PullOptions.MaxRetries,
+// else containers.conf retry), each after lim.delay (PullOptions.RetryDelay,
+// else containers.conf retry_delay: a fixed delay, as Podman waits), or,
+// when neither sets a delay, after 1s, 2s, 4s... (Podman's backoff); see
+// retryLimits in resolve.go. The context
 // bounds it all: its end stops the wait, and a wait that would outlast its
 // deadline is not started. Every retry is announced on rep (a Retrying
 // event) before the wait.
-func (e *Engine) retry(ctx context.Context, rep *progress.Reporter, conf hostConf, o *PullOptions, op func() error) error {
-	maxRetries, delay, fixed := retryLimits(conf, o)
+func (e *Engine) retry(ctx context.Context, rep *report.Reporter, lim retrySettings, op func() error) error {
+	maxRetries, delay, fixed := lim.max, lim.delay, lim.fixed
 	for attempt := 0; ; attempt++ {
 		err := op()
 		if err == nil || ctx.Err() != nil {
@@ -84,25 +86,6 @@ func (e *Engine) retry(ctx context.Context, rep *progress.Reporter, conf hostCon
 		case <-t.C:
 		}
 	}
-}
-
-// retryLimits returns the number of retries and the retry delay for a
-// pull; fixed is true when the pull or containers.conf set the delay
-// (every retry then waits that long, as in Podman), false for the default
-// backoff from defaultRetryDelay.
-func retryLimits(conf hostConf, o *PullOptions) (maxRetries int, delay time.Duration, fixed bool) {
-	maxRetries = conf.retries
-	if o.MaxRetries != nil {
-		maxRetries = *o.MaxRetries
-	}
-	delay = o.RetryDelay
-	if delay <= 0 {
-		delay = conf.retryDelay
-	}
-	if delay > 0 {
-		return maxRetries, delay, true
-	}
-	return maxRetries, defaultRetryDelay, false
 }
 
 // retryWait decides whether the attempt-th retry (0: the first) of an

@@ -34,14 +34,14 @@ import (
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/internal/blobresume"
-	"github.com/pullengine/pullengine/progress"
+	"github.com/pullengine/pullengine/internal/report"
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
 )
 
 // wrapSource returns the reference copy.Image should read from: src, or a
 // wrapper whose image source resumes blobs and enforces sizes and limits.
-func (e *Engine) wrapSource(sys *sysContext, rep *progress.Reporter, src types.ImageReference) types.ImageReference {
+func (e *Engine) wrapSource(st *pullState, rep *report.Reporter, src types.ImageReference) types.ImageReference {
 	registry := src.Transport().Name() == "docker"
 	if !registry && !e.limits.set() {
 		return src
@@ -49,13 +49,13 @@ func (e *Engine) wrapSource(sys *sysContext, rep *progress.Reporter, src types.I
 	if registry && partialPullsActive(e.store) && !e.limits.set() {
 		return src
 	}
-	if needsSigstore(sys.cfg.policy) {
+	if needsSigstore(st.cfg.policy) {
 		if e.limits.set() {
 			e.log.Warn("the signature policy needs sigstore signatures, which a wrapped source would hide: Limits are not enforced for this pull", "image", describeRef(src))
 		}
 		return src
 	}
-	return &wrappedRef{ImageReference: src, e: e, sys: sys, rep: rep, registry: registry}
+	return &wrappedRef{ImageReference: src, e: e, rep: rep, registry: registry}
 }
 
 // needsSigstore reports whether the policy has a sigstoreSigned
@@ -72,8 +72,7 @@ func needsSigstore(p *signature.Policy) bool {
 type wrappedRef struct {
 	types.ImageReference
 	e        *Engine
-	sys      *sysContext
-	rep      *progress.Reporter
+	rep      *report.Reporter
 	registry bool
 	// suspect: a partial this copy resumed was found bad and discarded;
 	// the copy's failure is then an Integrity one (see copyOnce).

@@ -44,7 +44,7 @@ func TestWrapSourceDecision(t *testing.T) {
 	}
 	defer func() { _, _ = store.Shutdown(true) }()
 	accept := &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}}
-	sys := &sysContext{cfg: &settings{policy: accept}}
+	sys := &pullState{cfg: &settings{policy: accept}}
 	registry, err := alltransports.ParseImageName("docker://example.com/a/b:c")
 	if err != nil {
 		t.Fatal(err)

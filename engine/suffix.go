@@ -19,7 +19,7 @@ import (
 // boundary and whose tag (or digest) is the one asked. "bb:1" finds
 // "127.0.0.1:5555/team/bb:1", "team/bb:1" too, "b:1" does not. The
 // first match in the store's order wins, as in libimage.
-func (e *Engine) lookupRepoSuffix(ctx context.Context, sys *types.SystemContext, name string, want *platform.Platform) (*local, error) {
+func (e *Engine) lookupRepoSuffix(ctx context.Context, sys *types.SystemContext, name string, pinned *platform.Platform) (*local, error) {
 	if !shortnames.IsShortName(name) {
 		return nil, nil
 	}
@@ -49,11 +49,11 @@ func (e *Engine) lookupRepoSuffix(ctx context.Context, sys *types.SystemContext,
 			if candidate == nil {
 				continue
 			}
-			l, err := e.lookupName(ctx, sys, candidate, want)
+			l, err := e.lookupName(ctx, sys, candidate, pinned)
 			if err != nil {
 				return nil, err
 			}
-			if fits(l, want) {
+			if fits(l, pinned) {
 				return l, nil
 			}
 		}

@@ -6,8 +6,15 @@
 // that produced them. Each kind has a sentinel value usable with errors.Is;
 // the HTTP mapping is a thin layer on top of the kinds.
 //
-// The package lives in the directory "errors" but is named pullerrors so that
-// it never shadows the standard library's errors package in callers.
+// The package lives in the directory "errors" (the layout users were
+// promised: engine/, policy/, platform/, errors/, progress/) but is named
+// pullerrors, so that importing it never shadows the standard library's
+// errors package, which every caller also needs for errors.Is and
+// errors.As. Import it as
+//
+//	import pullerrors "github.com/pullengine/pullengine/errors"
+//
+// and the package name in code matches the one in this documentation.
 //
 // # Kinds
 //

@@ -99,10 +99,10 @@ const numKinds = len(kindNames)
 
 func (k Kind) valid() bool { return k >= 0 && int(k) < numKinds }
 
-// ParseKind returns the kind whose String form is s ("not-found", ...).
-// It is the inverse of Kind.String, for clients that read a kind back from
-// a log line, a progress event or an HTTP response.
-func ParseKind(s string) (Kind, bool) {
+// parseKind returns the kind whose String form is s ("not-found", ...).
+// It is the inverse of Kind.String; clients read a kind back from a log
+// line, a progress event or an HTTP response with Kind.UnmarshalText.
+func parseKind(s string) (Kind, bool) {
 	for k, name := range kindNames {
 		if name == s {
 			return Kind(k), true
@@ -117,7 +117,7 @@ func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // UnmarshalText decodes a kind from its String form.
 func (k *Kind) UnmarshalText(text []byte) error {
-	parsed, ok := ParseKind(string(text))
+	parsed, ok := parseKind(string(text))
 	if !ok {
 		return fmt.Errorf("unknown error kind %q", text)
 	}

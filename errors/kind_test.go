@@ -37,8 +37,8 @@ func TestKindStrings(t *testing.T) {
 		if k.String() != s {
 			t.Errorf("%d.String() = %q, want %q", k, k.String(), s)
 		}
-		if p, ok := ParseKind(s); !ok || p != k {
-			t.Errorf("ParseKind(%q) = %s, %t", s, p, ok)
+		if p, ok := parseKind(s); !ok || p != k {
+			t.Errorf("parseKind(%q) = %s, %t", s, p, ok)
 		}
 		if k.Sentinel().Error() != s || !errors.Is(k.Sentinel(), k.Sentinel()) || Classify(k.Sentinel()) != k {
 			t.Errorf("sentinel of %s misbehaves", s)
@@ -47,8 +47,8 @@ func TestKindStrings(t *testing.T) {
 	if Kind(-1).String() != "internal" || Kind(99).String() != "internal" || Kind(99).Sentinel() != ErrInternal {
 		t.Error("out-of-range kinds are not internal")
 	}
-	if _, ok := ParseKind("nope"); ok {
-		t.Error("ParseKind accepted an unknown name")
+	if _, ok := parseKind("nope"); ok {
+		t.Error("parseKind accepted an unknown name")
 	}
 }
 

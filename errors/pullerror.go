@@ -1,6 +1,7 @@
 package pullerrors
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -58,8 +59,10 @@ type PullError struct {
 	errDecides bool
 }
 
-// CandidateError is the failure of one candidate reference of a pull (a
-// short name expands to one candidate per unqualified-search registry).
+// CandidateError is one candidate reference of a pull (a short name
+// expands to one candidate per unqualified-search registry) and its
+// failure. In engine.Result.Candidates, which lists every candidate tried,
+// the one that succeeded has a nil Err.
 type CandidateError struct {
 	// Name is the fully-qualified reference tried, e.g.
 	// "docker.io/library/fedora:latest".
@@ -86,6 +89,19 @@ func (c CandidateError) Error() string {
 
 // Unwrap returns the candidate's error.
 func (c CandidateError) Unwrap() error { return c.Err }
+
+// MarshalJSON writes {"name", "error"}: the error as its message, left out
+// when the candidate succeeded.
+func (c CandidateError) MarshalJSON() ([]byte, error) {
+	v := struct {
+		Name  string `json:"name"`
+		Error string `json:"error,omitempty"`
+	}{Name: c.Name}
+	if c.Err != nil {
+		v.Error = c.Err.Error()
+	}
+	return json.Marshal(v)
+}
 
 // New classifies a failed pull of name.
 //

@@ -5,9 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/pullengine/pullengine/engine"
 )
 
 // The headers carrying registry credentials, as in Docker's and libpod's
@@ -132,61 +132,16 @@ func decodeBase64(s string) ([]byte, error) {
 	return nil, err
 }
 
-// writeAuthFile writes the per-registry credentials as an auth file
-// (containers-auth.json(5)) in a new private directory, for the pull's
-// AuthFilePath, and returns its path and a function removing it. It
-// returns "" when there is nothing to write.
-func (c credentials) writeAuthFile(tmpDir string) (path string, remove func(), err error) {
+// registryCredentials converts the per-registry credentials of the
+// headers for PullOptions.RegistryCredentials (nil when there are none).
+func (c credentials) registryCredentials() map[string]engine.Credentials {
 	if len(c.perRegistry) == 0 {
-		return "", func() {}, nil
+		return nil
 	}
-	type entry struct {
-		Auth          string `json:"auth,omitempty"`
-		IdentityToken string `json:"identitytoken,omitempty"`
-	}
-	auths := map[string]entry{}
+	out := make(map[string]engine.Credentials, len(c.perRegistry))
 	for key, a := range c.perRegistry {
-		key = authFileKey(key)
-		if key == "" {
-			continue
-		}
 		a = a.resolve()
-		var e entry
-		if a.Username != "" || a.Password != "" {
-			e.Auth = base64.StdEncoding.EncodeToString([]byte(a.Username + ":" + a.Password))
-		}
-		e.IdentityToken = a.IdentityToken
-		auths[key] = e
+		out[key] = engine.Credentials{Username: a.Username, Password: a.Password, IdentityToken: a.IdentityToken}
 	}
-	content, err := json.Marshal(map[string]any{"auths": auths})
-	if err != nil {
-		return "", nil, err
-	}
-	dir, err := os.MkdirTemp(tmpDir, "pullengine-auth-")
-	if err != nil {
-		return "", nil, err
-	}
-	remove = func() { _ = os.RemoveAll(dir) }
-	path = filepath.Join(dir, "auth.json")
-	if err := os.WriteFile(path, content, 0o600); err != nil {
-		remove()
-		return "", nil, err
-	}
-	return path, remove, nil
-}
-
-// authFileKey turns a key of a credentials map into an auth file key, as
-// libpod's normalizeAuthFileKey: a URL ("https://index.docker.io/v1/")
-// stands for its whole registry, and Docker Hub's aliases are docker.io.
-func authFileKey(key string) string {
-	stripped := strings.TrimPrefix(key, "http://")
-	stripped = strings.TrimPrefix(stripped, "https://")
-	if stripped != key {
-		stripped, _, _ = strings.Cut(stripped, "/")
-	}
-	switch stripped {
-	case "registry-1.docker.io", "index.docker.io":
-		return "docker.io"
-	}
-	return stripped
+	return out
 }

@@ -31,7 +31,6 @@ type config struct {
 	log            *slog.Logger
 	apiVersion     string
 	streamingDelay time.Duration
-	tempDir        string
 	maxTags        int // WithMaxTags
 
 	// Limits and access (guard.go, source.go).
@@ -69,14 +68,6 @@ func WithAPIVersion(v string) Option {
 // the first blob always carry their exact status.
 func WithStreamingDelay(d time.Duration) Option {
 	return func(c *config) { c.streamingDelay = d }
-}
-
-// WithTempDir sets where the per-registry credentials of X-Registry-Auth
-// are written for the duration of a pull (a private 0700 directory with a
-// 0600 auth file, removed when the pull ends). Empty, the default: the
-// system's temporary directory.
-func WithTempDir(dir string) Option {
-	return func(c *config) { c.tempDir = dir }
 }
 
 // handler is the http.Handler NewHandler returns.

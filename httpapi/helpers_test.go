@@ -91,7 +91,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		enginetest.WithEngineOptions(func(o *engine.Options) { o.Logger = logger }),
 	}, c.engOpts...)
 	e := enginetest.NewEngine(t, engOpts...)
-	var h http.Handler = NewHandler(e, append([]Option{WithLogger(logger), WithTempDir(t.TempDir())}, c.handlerOpts...)...)
+	var h http.Handler = NewHandler(e, append([]Option{WithLogger(logger)}, c.handlerOpts...)...)
 	if c.wrap != nil {
 		h = c.wrap(h)
 	}

@@ -40,13 +40,7 @@ func (h *handler) pull(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err)
 		return
 	}
-	opts, cleanup, err := h.pullOptions(req, creds)
-	if err != nil {
-		h.cfg.log.ErrorContext(r.Context(), "pull request failed", "status", http.StatusInternalServerError, "err", message(err))
-		writeError(w, http.StatusInternalServerError, err)
-		return
-	}
-	defer cleanup()
+	opts := h.pullOptions(req, creds)
 
 	var status int
 	mode := "stream"
@@ -71,9 +65,8 @@ func (h *handler) pull(w http.ResponseWriter, r *http.Request) {
 	h.cfg.log.InfoContext(r.Context(), "pull", attrs...)
 }
 
-// pullOptions turns the request into engine options. cleanup removes the
-// temporary auth file of per-registry credentials, if one was written.
-func (h *handler) pullOptions(req *pullRequest, creds credentials) (*engine.PullOptions, func(), error) {
+// pullOptions turns the request into engine options.
+func (h *handler) pullOptions(req *pullRequest, creds credentials) *engine.PullOptions {
 	opts := &engine.PullOptions{
 		Platform:   req.platform,
 		TLSVerify:  req.tlsVerify,
@@ -85,12 +78,8 @@ func (h *handler) pullOptions(req *pullRequest, creds credentials) (*engine.Pull
 	if c := creds.single; c != nil {
 		opts.Username, opts.Password, opts.IdentityToken = c.Username, c.Password, c.IdentityToken
 	}
-	path, cleanup, err := creds.writeAuthFile(h.cfg.tempDir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("storing the request's registry credentials for the pull: %w", err)
-	}
-	opts.AuthFilePath = path
-	return opts, cleanup, nil
+	opts.RegistryCredentials = creds.registryCredentials()
+	return opts
 }
 
 // pullQuiet is ?quiet=true: one answer when the pull is over.

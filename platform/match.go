@@ -15,10 +15,10 @@
 // index breaks ties in favour of zstd instances first). It compares strings
 // as they are, without normalizing.
 //
-// Choose and ChooseInstance reproduce that choice exactly; the tests run both
+// Choose and chooseInstance reproduce that choice exactly; the tests run both
 // on the same lists. A Matcher answers the first question: Only accepts what
-// c/image's ranked list accepts, compared after normalization; Exact accepts
-// only the same normalized platform.
+// c/image's ranked list accepts, compared after normalization; exact (for
+// the tests) accepts only the same normalized platform.
 
 package platform
 
@@ -95,22 +95,22 @@ func (m only) Match(q Platform) bool {
 // String describes the matcher, for logs and test failures.
 func (m only) String() string { return "only " + m.p.String() }
 
-// Exact returns a Matcher for the platforms equal to p once both are
-// normalized: Exact(linux/arm64) matches linux/aarch64 and linux/arm64/v8,
+// exact returns a Matcher for the platforms equal to p once both are
+// normalized: exact(linux/arm64) matches linux/aarch64 and linux/arm64/v8,
 // but not linux/arm/v8. Empty fields match only empty fields.
-func Exact(p Platform) Matcher {
-	return exact{p: Normalize(p)}
+func exact(p Platform) Matcher {
+	return exactMatcher{p: Normalize(p)}
 }
 
-type exact struct{ p Platform }
+type exactMatcher struct{ p Platform }
 
-func (m exact) Match(q Platform) bool { return Normalize(q) == m.p }
+func (m exactMatcher) Match(q Platform) bool { return Normalize(q) == m.p }
 
 // String describes the matcher, for logs and test failures.
-func (m exact) String() string { return "exactly " + m.p.String() }
+func (m exactMatcher) String() string { return "exactly " + m.p.String() }
 
-// Instance is one entry of a manifest list, as ChooseInstance sees it.
-type Instance struct {
+// instance is one entry of a manifest list, as chooseInstance sees it.
+type instance struct {
 	// Platform is the entry's platform exactly as the list states it, not
 	// normalized: c/image does not normalize it either.
 	Platform Platform
@@ -142,22 +142,23 @@ type Instance struct {
 //
 // A zero Platform in offered stands for an entry that states no platform,
 // which is chosen only when nothing else fits (as c/image does for OCI
-// indexes). Use ChooseInstance to give a Docker schema2 list's empty
-// platforms, or the zstd annotations of an OCI index.
+// indexes). (Inside the package, chooseInstance also takes a Docker
+// schema2 list's empty platforms and the zstd annotations of an OCI
+// index.)
 func Choose(want Platform, offered []Platform) (int, bool) {
-	list := make([]Instance, len(offered))
+	list := make([]instance, len(offered))
 	for i, p := range offered {
-		list[i] = Instance{Platform: p, NoPlatform: p.IsZero()}
+		list[i] = instance{Platform: p, NoPlatform: p.IsZero()}
 	}
-	return ChooseInstance(want, list)
+	return chooseInstance(want, list)
 }
 
-// ChooseInstance is Choose for entries described in full: it returns the
+// chooseInstance is Choose for entries described in full: it returns the
 // index of the entry c/image's copy chooses for want (see Choose for how
 // want is read), or false when none fits. On a tie between entries whose
 // platforms rank equally, an OCI index entry marked Zstd wins, then the
 // first in the list.
-func ChooseInstance(want Platform, list []Instance) (int, bool) {
+func chooseInstance(want Platform, list []instance) (int, bool) {
 	ranked := wantedPlatforms(want)
 	best, bestRank, bestZstd := -1, 0, false
 	for i, inst := range list {

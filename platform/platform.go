@@ -41,8 +41,7 @@
 // # Matching and choosing
 //
 // A Matcher (match.go) decides whether an image's declared platform serves a
-// wanted one; Only accepts the lower variants a CPU also runs, Exact does
-// not. Choose picks an instance from a manifest list, and picks the instance
+// wanted one; Only accepts the lower variants a CPU also runs. Choose picks an instance from a manifest list, and picks the instance
 // c/image (go.podman.io/image/v5) picks when it copies: the tests compare the
 // two, so that the engine has one notion of "the image for this platform".
 package platform

@@ -1,5 +1,4 @@
-// Package policy holds the pull policy type and the pure decision table
-// that says, for a policy and the state of the local store, what a pull does.
+// Package policy holds the pull policy type and its parsing.
 //
 // A policy answers one question: when may a pull touch the registry?
 //
@@ -11,10 +10,12 @@
 //
 // Default, the zero value, stands for the host's containers.conf
 // [engine] pull_policy, which is "missing" when unset. The engine resolves it
-// before deciding; Decide treats a Default it is given as Missing.
+// before deciding.
 //
-// Nothing here does I/O: Decide is a function of booleans the engine gathers,
-// so every cell of the table is tested without a registry or a store.
+// The decision table itself (what a pull does for a policy and the state of
+// the local store) is the engine's, in internal/decide: pure, and tested
+// cell by cell without a registry or a store. README's "Policies" section
+// states it for users.
 package policy
 
 import (

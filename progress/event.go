@@ -3,13 +3,12 @@
 // The model: a pull is a stream of [Event] values. The engine reports its own
 // steps (resolving a name, trying a candidate, the policy decision, warnings,
 // the manifest being written, the final outcome) and c/image reports the
-// transfer of every blob (started, progress, done, skipped) through the
-// adapter returned by [Reporter.CopyProgress]. Every event goes to one
-// [Sink].
+// transfer of every blob (started, progress, done, skipped), which the
+// engine turns into events. Every event goes to one [Sink].
 //
 // A sink may be slow, or even block; the pull must not. The engine therefore
-// never calls a sink directly: it calls a [Reporter], which queues events and
-// delivers them in order from its own goroutine, coalescing intermediate
+// never calls a sink directly: it calls a queue of its own, which delivers
+// events in order from its own goroutine, coalescing intermediate
 // byte-count events ([BlobProgress]) of a blob while the sink is busy. No
 // other event is ever dropped.
 //
@@ -125,7 +124,7 @@ func (k EventKind) MarshalText() ([]byte, error) {
 type Event struct {
 	// Kind says what happened.
 	Kind EventKind
-	// Time is when it happened. [Reporter.Emit] sets it to the current
+	// Time is when it happened. The engine's queue sets it to the current
 	// time when it is zero.
 	Time time.Time
 
@@ -159,7 +158,7 @@ type Event struct {
 
 	// Err is why the pull Failed.
 	Err error
-	// ErrorKind is the classified kind of Err (such as "NotFound"), filled
+	// ErrorKind is the classified kind of Err (such as "not-found"), filled
 	// by the engine.
 	ErrorKind string
 	// ErrorStatus is the HTTP status a server should answer for Err (such
@@ -211,10 +210,10 @@ func (e Event) isBlob() bool {
 }
 
 // Sink receives events. The engine never calls a sink directly; it goes
-// through a [Reporter], which calls Emit from a single goroutine, in order.
+// through its queue, which calls Emit from a single goroutine, in order.
 type Sink interface {
-	// Emit handles one event. It may block; while it does, the Reporter
-	// queues later events.
+	// Emit handles one event. It may block; while it does, later events
+	// wait in the engine's queue.
 	Emit(Event)
 }
 

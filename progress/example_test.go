@@ -1,7 +1,6 @@
 package progress_test
 
 import (
-	"context"
 	"errors"
 	"os"
 
@@ -10,10 +9,9 @@ import (
 )
 
 // A pull rendered as the JSON lines of Podman's libpod pull endpoint. The
-// engine emits through a Reporter; Close waits until the sink has written
-// everything.
+// engine calls Emit in order, one event at a time.
 func ExampleNewJSONLines() {
-	r := progress.NewReporter(progress.NewJSONLines(os.Stdout))
+	r := progress.NewJSONLines(os.Stdout)
 	layer := digest.Digest("sha256:8a1e25ce7c4f75e372e9884f8f7b1bedcfe4a7a7d452eb4b0a1c7477c9a90345")
 	r.Emit(progress.Event{Kind: progress.TryingCandidate, Ref: "docker.io/library/alpine:latest"})
 	r.Emit(progress.Event{Kind: progress.BlobStarted, Digest: layer, Total: 3623807})
@@ -22,16 +20,15 @@ func ExampleNewJSONLines() {
 	r.Emit(progress.Event{
 		Kind:        progress.Failed,
 		Err:         errors.New("writing manifest: disk full"),
-		ErrorKind:   "Storage",
+		ErrorKind:   "storage",
 		ErrorStatus: 507,
 	})
-	_ = r.Close(context.Background())
 	// Output:
 	// {"status":"pulling","stream":"Trying to pull docker.io/library/alpine:latest...\n"}
 	// {"status":"pulling","stream":"Getting image source signatures\n"}
 	// {"status":"pulling","stream":"Copying blob sha256:8a1e25ce7c4f75e372e9884f8f7b1bedcfe4a7a7d452eb4b0a1c7477c9a90345\n"}
 	// {"status":"pulling","stream":"Writing manifest to image destination\n"}
-	// {"status":"error","error":"writing manifest: disk full","errorKind":"Storage","errorStatus":507}
+	// {"status":"error","error":"writing manifest: disk full","errorKind":"storage","errorStatus":507}
 }
 
 // The same events with pullProgress, as libpod writes for ?pullProgress=true.

@@ -27,7 +27,7 @@ type PullReport struct {
 	ID string `json:"id,omitempty"`
 	// Progress is the per-blob progress of libpod's ?pullProgress=true.
 	Progress *ArtifactProgress `json:"pullProgress,omitempty"`
-	// ErrorKind is the classified kind of Error, such as "NotFound".
+	// ErrorKind is the classified kind of Error, such as "not-found".
 	ErrorKind string `json:"errorKind,omitempty"`
 	// ErrorStatus is the HTTP status matching Error, such as 404.
 	ErrorStatus int `json:"errorStatus,omitempty"`

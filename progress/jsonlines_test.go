@@ -66,8 +66,8 @@ func TestJSONLinesEvents(t *testing.T) {
 		{"done, several images", Event{Kind: Done, ImageIDs: []string{"1", "2"}},
 			`{"status":"success","images":["1","2"],"id":"2"}` + "\n", ""},
 		{"failed", Event{Kind: Failed, Err: errors.New(`initializing source docker://x:1: reading manifest 1 in docker.io/library/x: manifest unknown`),
-			ErrorKind: "NotFound", ErrorStatus: 404},
-			`{"status":"error","error":"initializing source docker://x:1: reading manifest 1 in docker.io/library/x: manifest unknown","errorKind":"NotFound","errorStatus":404}` + "\n", ""},
+			ErrorKind: "not-found", ErrorStatus: 404},
+			`{"status":"error","error":"initializing source docker://x:1: reading manifest 1 in docker.io/library/x: manifest unknown","errorKind":"not-found","errorStatus":404}` + "\n", ""},
 		{"failed, HTML escaped like Podman", Event{Kind: Failed, Err: errors.New(`a <b> & c`)},
 			`{"status":"error","error":"a \u003cb\u003e \u0026 c"}` + "\n", ""},
 	}

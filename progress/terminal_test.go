@@ -78,7 +78,7 @@ func TestTerminalPlainFailedAndMessages(t *testing.T) {
 		{Kind: Resolving, Ref: "alpine", Message: `Resolved "alpine" as an alias (x.conf)`, Time: at(0)},
 		{Kind: PolicyDecision, Ref: "alpine", Message: "policy missing: not present locally, pulling", Time: at(0)},
 		{Kind: TryingCandidate, Ref: "docker.io/library/alpine:latest", Time: at(0)},
-		{Kind: Failed, Err: errors.New("manifest unknown"), ErrorKind: "NotFound", ErrorStatus: 404, Time: at(1234)},
+		{Kind: Failed, Err: errors.New("manifest unknown"), ErrorKind: "not-found", ErrorStatus: 404, Time: at(1234)},
 		// A second pull through the same sink starts from zero.
 		{Kind: TryingCandidate, Ref: "b", Time: at(5000)},
 		{Kind: Done, Ref: "b", Time: at(5500)},

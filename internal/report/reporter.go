@@ -1,4 +1,4 @@
-package progress
+package report
 
 import (
 	"context"
@@ -6,10 +6,11 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/pullengine/pullengine/progress"
 )
 
 // Reporter is what the engine calls to report progress. It stands between
-// the pull and a [Sink] so that the sink never stalls the pull:
+// the pull and a [progress.Sink] so that the sink never stalls the pull:
 //
 //   - Emit only appends to an in-memory queue and returns; a goroutine owned
 //     by the Reporter delivers queued events to the sink one at a time, in
@@ -25,11 +26,11 @@ import (
 // A nil *Reporter is valid: it discards everything. [NewReporter] returns nil
 // for a nil sink, so the engine can call a Reporter unconditionally.
 type Reporter struct {
-	sink Sink
+	sink progress.Sink
 
 	mu        sync.Mutex
 	queue     []*queued                 // events not yet handed to the sink
-	pending   map[digest.Digest]*queued // the queued BlobProgress, per blob
+	pending   map[digest.Digest]*queued // the queued progress.BlobProgress, per blob
 	running   bool                      // a deliver goroutine is active
 	idle      chan struct{}             // closed when that goroutine exits
 	closed    bool                      // Close was called: Emit discards
@@ -39,16 +40,16 @@ type Reporter struct {
 // queued is one slot of the queue. A BlobProgress slot is rewritten in place
 // while it waits, which is how progress events are coalesced.
 type queued struct {
-	ev Event
+	ev progress.Event
 }
 
 // NewReporter returns a Reporter delivering to s, or nil (a valid Reporter
 // that discards) when s is nil or a nil SinkFunc.
-func NewReporter(s Sink) *Reporter {
+func NewReporter(s progress.Sink) *Reporter {
 	if s == nil {
 		return nil
 	}
-	if f, ok := s.(SinkFunc); ok && f == nil {
+	if f, ok := s.(progress.SinkFunc); ok && f == nil {
 		return nil
 	}
 	return &Reporter{sink: s, pending: map[digest.Digest]*queued{}}
@@ -57,7 +58,7 @@ func NewReporter(s Sink) *Reporter {
 // Emit queues e for delivery and returns at once; it never waits for the
 // sink. A zero e.Time is set to the current time. Emit is safe for
 // concurrent use. Events emitted after Close are discarded.
-func (r *Reporter) Emit(e Event) {
+func (r *Reporter) Emit(e progress.Event) {
 	if r == nil {
 		return
 	}
@@ -80,9 +81,9 @@ func (r *Reporter) Emit(e Event) {
 // enqueue adds e to the queue, coalescing it into a waiting BlobProgress of
 // the same blob. Any other event about a blob ends the coalescing window of
 // that blob, so a blob's events keep their order. r.mu must be held.
-func (r *Reporter) enqueue(e Event) {
-	if e.Kind != BlobProgress {
-		if e.isBlob() || e.Kind == ConfigWritten {
+func (r *Reporter) enqueue(e progress.Event) {
+	if e.Kind != progress.BlobProgress {
+		if blobEvent(e.Kind) {
 			delete(r.pending, e.Digest)
 		}
 		r.queue = append(r.queue, &queued{ev: e})
@@ -95,6 +96,17 @@ func (r *Reporter) enqueue(e Event) {
 	slot := &queued{ev: e}
 	r.pending[e.Digest] = slot
 	r.queue = append(r.queue, slot)
+}
+
+// blobEvent reports whether an event of kind k is about one blob, other
+// than its byte progress: such an event ends the coalescing of the blob's
+// BlobProgress events.
+func blobEvent(k progress.EventKind) bool {
+	switch k {
+	case progress.BlobStarted, progress.BlobDone, progress.BlobSkipped, progress.ConfigWritten:
+		return true
+	}
+	return false
 }
 
 // deliver hands queued events to the sink until the queue is empty.
@@ -110,7 +122,7 @@ func (r *Reporter) deliver() {
 
 // next pops the oldest queued event. When there is none (or Close gave up)
 // it marks the goroutine as gone and returns false.
-func (r *Reporter) next() (Event, bool) {
+func (r *Reporter) next() (progress.Event, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.abandoned {
@@ -120,12 +132,12 @@ func (r *Reporter) next() (Event, bool) {
 	if len(r.queue) == 0 {
 		r.running = false
 		close(r.idle)
-		return Event{}, false
+		return progress.Event{}, false
 	}
 	slot := r.queue[0]
 	r.queue[0] = nil
 	r.queue = r.queue[1:]
-	if slot.ev.Kind == BlobProgress && r.pending[slot.ev.Digest] == slot {
+	if slot.ev.Kind == progress.BlobProgress && r.pending[slot.ev.Digest] == slot {
 		delete(r.pending, slot.ev.Digest)
 	}
 	return slot.ev, true

@@ -8,7 +8,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/platform"
-	"github.com/pullengine/pullengine/policy"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
@@ -23,38 +22,35 @@ import (
 // style tools work offline, and a later lookup of the name resolves to the
 // instance for the platform wanted.
 //
-// The policy is not consulted beyond never (which refuses: the list is on
-// the registry): instances already stored are reused layer by layer.
-func (e *Engine) pullPlatforms(ctx context.Context, sys *sysContext, in input, p policy.Policy, o *PullOptions) (*Result, error) {
-	if eff, _ := policy.Effective(p, false); eff == policy.Never {
-		return nil, fmt.Errorf("pulling several platforms needs the registry, which policy never forbids: %w", pullerrors.ErrInvalidArgument)
-	}
-	candidates, err := e.pullCandidates(sys, in, nil)
+// Policy never was refused before (dispatch: the list is on the registry);
+// under every other policy instances already stored are reused
+// layer by layer.
+func (st *pullState) pullPlatforms(ctx context.Context) error {
+	candidates, err := st.pullCandidates(nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	res := &Result{Policy: p}
+	st.setPolicy(st.policy, "")
 	var errs []error
 	for _, named := range candidates {
-		err := e.pullList(ctx, sys, named, o, res)
-		res.Candidates = append(res.Candidates, Candidate{Name: named.String(), Err: err})
+		err := st.pullList(ctx, named)
+		st.tried(named.String(), err)
 		if err == nil {
-			res.Reference, res.Outcome = named.String(), Pulled
-			return res, nil
+			return nil
 		}
 		errs = append(errs, err)
 	}
-	return res, joinCandidateErrors(errs)
+	return joinCandidateErrors(errs)
 }
 
 // pullList fetches named's manifest list, copies the instances wanted, and
 // stores the list.
-func (e *Engine) pullList(ctx context.Context, sys *sysContext, named reference.Named, o *PullOptions, res *Result) error {
+func (st *pullState) pullList(ctx context.Context, named reference.Named) error {
 	src, err := docker.NewReference(named)
 	if err != nil {
 		return invalidReference(named.String(), err)
 	}
-	raw, mime, err := fetchManifest(ctx, &sys.SystemContext, src)
+	raw, mime, err := fetchManifest(ctx, &st.sys, src)
 	if err != nil {
 		return err
 	}
@@ -65,28 +61,28 @@ func (e *Engine) pullList(ctx context.Context, sys *sysContext, named reference.
 	if err != nil {
 		return fmt.Errorf("parsing the manifest list of %s: %w", named, pullerrors.Wrap(pullerrors.Integrity, err))
 	}
-	instances, err := chooseInstances(list, o)
+	instances, err := chooseInstances(list, &st.o)
 	if err != nil {
 		return fmt.Errorf("%s: %w", named, err)
 	}
-	res.Images = res.Images[:0]
+	var images []Image
 	for _, d := range instances {
-		img, err := e.pullInstance(ctx, sys, named, d, o)
+		img, err := st.pullInstance(ctx, named, d)
 		if err != nil {
 			return err
 		}
-		res.Images = append(res.Images, e.describe(ctx, &sys.SystemContext, img, d))
+		images = append(images, st.e.describe(ctx, &st.sys, img, d))
 	}
-	listID, err := e.storeList(named, raw)
+	listID, err := st.e.storeList(named, raw)
 	if err != nil {
 		return err
 	}
-	res.ManifestList = listID
+	st.finishList(named.String(), images, listID)
 	return nil
 }
 
 // pullInstance copies one instance under repo@digest.
-func (e *Engine) pullInstance(ctx context.Context, sys *sysContext, named reference.Named, d digest.Digest, o *PullOptions) (*storage.Image, error) {
+func (st *pullState) pullInstance(ctx context.Context, named reference.Named, d digest.Digest) (*storage.Image, error) {
 	digested, err := reference.WithDigest(reference.TrimNamed(named), d)
 	if err != nil {
 		return nil, invalidReference(named.String(), err)
@@ -95,7 +91,7 @@ func (e *Engine) pullInstance(ctx context.Context, sys *sysContext, named refere
 	if err != nil {
 		return nil, invalidReference(digested.String(), err)
 	}
-	img, _, err := e.copyToStore(ctx, sys, src, digested.String(), o)
+	img, _, err := st.copyToStore(ctx, src, digested.String())
 	return img, err
 }
 

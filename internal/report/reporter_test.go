@@ -1,4 +1,4 @@
-package progress
+package report
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/pullengine/pullengine/progress"
 )
 
 // recorder is a sink that records events; while gate is open (not closed)
@@ -17,14 +18,14 @@ type recorder struct {
 	entered chan struct{}
 
 	mu  sync.Mutex
-	got []Event
+	got []progress.Event
 }
 
 func newRecorder() *recorder {
 	return &recorder{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 }
 
-func (r *recorder) Emit(e Event) {
+func (r *recorder) Emit(e progress.Event) {
 	select {
 	case r.entered <- struct{}{}:
 	default:
@@ -35,21 +36,21 @@ func (r *recorder) Emit(e Event) {
 	r.mu.Unlock()
 }
 
-func (r *recorder) events() []Event {
+func (r *recorder) events() []progress.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Event(nil), r.got...)
+	return append([]progress.Event(nil), r.got...)
 }
 
 func blobDigest(i int) digest.Digest { return digest.FromString(fmt.Sprint("blob", i)) }
 
 // emitBlob emits the life of one blob: started, n progress events, done.
 func emitBlob(r *Reporter, d digest.Digest, n int) {
-	r.Emit(Event{Kind: BlobStarted, Digest: d, Total: int64(n)})
+	r.Emit(progress.Event{Kind: progress.BlobStarted, Digest: d, Total: int64(n)})
 	for i := 1; i <= n; i++ {
-		r.Emit(Event{Kind: BlobProgress, Digest: d, Current: int64(i), Total: int64(n)})
+		r.Emit(progress.Event{Kind: progress.BlobProgress, Digest: d, Current: int64(i), Total: int64(n)})
 	}
-	r.Emit(Event{Kind: BlobDone, Digest: d, Current: int64(n), Total: int64(n)})
+	r.Emit(progress.Event{Kind: progress.BlobDone, Digest: d, Current: int64(n), Total: int64(n)})
 }
 
 // TestReporterBlockingSink: a sink that blocks does not stall Emit; once it
@@ -60,19 +61,19 @@ func TestReporterBlockingSink(t *testing.T) {
 	sink := newRecorder()
 	r := NewReporter(sink)
 
-	var want []Event
-	r.Emit(Event{Kind: TryingCandidate, Ref: "example.com/a:latest"})
-	want = append(want, Event{Kind: TryingCandidate})
+	var want []progress.Event
+	r.Emit(progress.Event{Kind: progress.TryingCandidate, Ref: "example.com/a:latest"})
+	want = append(want, progress.Event{Kind: progress.TryingCandidate})
 	for b := range blobs {
 		emitBlob(r, blobDigest(b), steps)
-		r.Emit(Event{Kind: Warning, Message: fmt.Sprint("after ", b)})
+		r.Emit(progress.Event{Kind: progress.Warning, Message: fmt.Sprint("after ", b)})
 		want = append(want,
-			Event{Kind: BlobStarted, Digest: blobDigest(b)},
-			Event{Kind: BlobDone, Digest: blobDigest(b)},
-			Event{Kind: Warning, Message: fmt.Sprint("after ", b)})
+			progress.Event{Kind: progress.BlobStarted, Digest: blobDigest(b)},
+			progress.Event{Kind: progress.BlobDone, Digest: blobDigest(b)},
+			progress.Event{Kind: progress.Warning, Message: fmt.Sprint("after ", b)})
 	}
-	r.Emit(Event{Kind: Done, ImageIDs: []string{"id"}})
-	want = append(want, Event{Kind: Done})
+	r.Emit(progress.Event{Kind: progress.Done, ImageIDs: []string{"id"}})
+	want = append(want, progress.Event{Kind: progress.Done})
 	// All of the above returned although the sink has not returned once.
 
 	close(sink.gate)
@@ -81,14 +82,14 @@ func TestReporterBlockingSink(t *testing.T) {
 	}
 	got := sink.events()
 
-	var others []Event
-	progress := map[digest.Digest][]int64{}
+	var others []progress.Event
+	byBlob := map[digest.Digest][]int64{}
 	for _, e := range got {
 		if e.Time.IsZero() {
 			t.Errorf("%v: Time not set", e.Kind)
 		}
-		if e.Kind == BlobProgress {
-			progress[e.Digest] = append(progress[e.Digest], e.Current)
+		if e.Kind == progress.BlobProgress {
+			byBlob[e.Digest] = append(byBlob[e.Digest], e.Current)
 			continue
 		}
 		others = append(others, e)
@@ -105,7 +106,7 @@ func TestReporterBlockingSink(t *testing.T) {
 	// The sink was blocked from the first event on, so each blob's progress
 	// was coalesced into one event carrying the final count.
 	for b := range blobs {
-		if p := progress[blobDigest(b)]; len(p) != 1 || p[0] != steps {
+		if p := byBlob[blobDigest(b)]; len(p) != 1 || p[0] != steps {
 			t.Errorf("blob %d: progress delivered %v, want [%d]", b, p, steps)
 		}
 	}
@@ -114,26 +115,35 @@ func TestReporterBlockingSink(t *testing.T) {
 
 // checkBlobOrder verifies that each blob's events arrive as started,
 // non-decreasing progress ending at final, done.
-func checkBlobOrder(t *testing.T, got []Event, final int64) {
+// isBlob reports whether e is about the transfer of one blob.
+func isBlob(e progress.Event) bool {
+	switch e.Kind {
+	case progress.BlobStarted, progress.BlobProgress, progress.BlobDone, progress.BlobSkipped:
+		return true
+	}
+	return false
+}
+
+func checkBlobOrder(t *testing.T, got []progress.Event, final int64) {
 	t.Helper()
-	state := map[digest.Digest]EventKind{}
+	state := map[digest.Digest]progress.EventKind{}
 	last := map[digest.Digest]int64{}
 	for _, e := range got {
-		if !e.isBlob() {
+		if !isBlob(e) {
 			continue
 		}
 		prev := state[e.Digest]
 		switch e.Kind {
-		case BlobStarted:
+		case progress.BlobStarted:
 			if prev != 0 {
 				t.Errorf("%s: started after %v", e.Digest, prev)
 			}
-		case BlobProgress:
-			if prev != BlobStarted && prev != BlobProgress || e.Current < last[e.Digest] {
+		case progress.BlobProgress:
+			if prev != progress.BlobStarted && prev != progress.BlobProgress || e.Current < last[e.Digest] {
 				t.Errorf("%s: progress %d after %v %d", e.Digest, e.Current, prev, last[e.Digest])
 			}
 			last[e.Digest] = e.Current
-		case BlobDone:
+		case progress.BlobDone:
 			if last[e.Digest] != final {
 				t.Errorf("%s: done after progress %d, want %d", e.Digest, last[e.Digest], final)
 			}
@@ -141,7 +151,7 @@ func checkBlobOrder(t *testing.T, got []Event, final int64) {
 		state[e.Digest] = e.Kind
 	}
 	for d, s := range state {
-		if s != BlobDone {
+		if s != progress.BlobDone {
 			t.Errorf("%s: ends in %v", d, s)
 		}
 	}
@@ -168,12 +178,12 @@ func TestReporterConcurrentEmitters(t *testing.T) {
 	}
 	got := sink.events()
 	checkBlobOrder(t, got, steps)
-	if n := countKind(got, BlobDone); n != workers*perWorker {
+	if n := countKind(got, progress.BlobDone); n != workers*perWorker {
 		t.Errorf("%d BlobDone events, want %d", n, workers*perWorker)
 	}
 }
 
-func countKind(events []Event, k EventKind) int {
+func countKind(events []progress.Event, k progress.EventKind) int {
 	n := 0
 	for _, e := range events {
 		if e.Kind == k {
@@ -186,10 +196,10 @@ func countKind(events []Event, k EventKind) int {
 // TestReporterDeliversWhileRunning: with a sink that keeps up, nothing is
 // coalesced and the delivery goroutine restarts after going idle.
 func TestReporterDeliversWhileRunning(t *testing.T) {
-	got := make(chan Event)
-	r := NewReporter(SinkFunc(func(e Event) { got <- e }))
+	got := make(chan progress.Event)
+	r := NewReporter(progress.SinkFunc(func(e progress.Event) { got <- e }))
 	for i := range 3 {
-		r.Emit(Event{Kind: BlobProgress, Current: int64(i)})
+		r.Emit(progress.Event{Kind: progress.BlobProgress, Current: int64(i)})
 		if e := <-got; e.Current != int64(i) {
 			t.Fatalf("got progress %d, want %d", e.Current, i)
 		}
@@ -204,22 +214,22 @@ func TestReporterDeliversWhileRunning(t *testing.T) {
 func TestReporterCloseContext(t *testing.T) {
 	sink := newRecorder()
 	r := NewReporter(sink)
-	r.Emit(Event{Kind: TryingCandidate})
+	r.Emit(progress.Event{Kind: progress.TryingCandidate})
 	<-sink.entered // the first event is in the sink, which blocks
-	r.Emit(Event{Kind: Warning})
-	r.Emit(Event{Kind: Done})
+	r.Emit(progress.Event{Kind: progress.Warning})
+	r.Emit(progress.Event{Kind: progress.Done})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := r.Close(ctx); err != context.Canceled {
 		t.Fatalf("Close = %v, want context.Canceled", err)
 	}
-	r.Emit(Event{Kind: Failed}) // after Close: discarded
+	r.Emit(progress.Event{Kind: progress.Failed}) // after Close: discarded
 	close(sink.gate)
 	if err := r.Close(context.Background()); err != nil { // waits for the goroutine
 		t.Fatalf("second Close = %v", err)
 	}
-	if got := sink.events(); len(got) != 1 || got[0].Kind != TryingCandidate {
+	if got := sink.events(); len(got) != 1 || got[0].Kind != progress.TryingCandidate {
 		t.Fatalf("delivered %v, want only the in-flight event", got)
 	}
 }
@@ -231,7 +241,7 @@ func TestReporterEmitAfterClose(t *testing.T) {
 	if err := r.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	r.Emit(Event{Kind: Done})
+	r.Emit(progress.Event{Kind: progress.Done})
 	if err := r.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -242,9 +252,9 @@ func TestReporterEmitAfterClose(t *testing.T) {
 
 func TestReporterKeepsTime(t *testing.T) {
 	when := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	got := make(chan Event, 1)
-	r := NewReporter(SinkFunc(func(e Event) { got <- e }))
-	r.Emit(Event{Kind: Done, Time: when})
+	got := make(chan progress.Event, 1)
+	r := NewReporter(progress.SinkFunc(func(e progress.Event) { got <- e }))
+	r.Emit(progress.Event{Kind: progress.Done, Time: when})
 	if e := <-got; !e.Time.Equal(when) {
 		t.Errorf("Time = %v, want %v", e.Time, when)
 	}
@@ -256,11 +266,11 @@ func TestNilReporter(t *testing.T) {
 	if NewReporter(nil) != nil {
 		t.Error("NewReporter(nil) != nil")
 	}
-	if NewReporter(SinkFunc(nil)) != nil {
+	if NewReporter(progress.SinkFunc(nil)) != nil {
 		t.Error("NewReporter(SinkFunc(nil)) != nil")
 	}
 	var r *Reporter
-	r.Emit(Event{Kind: Done})
+	r.Emit(progress.Event{Kind: progress.Done})
 	ch, stop := r.CopyProgress("x")
 	if ch != nil {
 		t.Error("CopyProgress on nil Reporter returned a channel")
@@ -272,11 +282,11 @@ func TestNilReporter(t *testing.T) {
 }
 
 func TestEventKindString(t *testing.T) {
-	want := map[EventKind]string{
-		Resolving: "resolving", PolicyDecision: "policy-decision", TryingCandidate: "trying-candidate",
-		BlobStarted: "blob-started", BlobProgress: "blob-progress", BlobDone: "blob-done",
-		BlobSkipped: "blob-skipped", ConfigWritten: "config-written", ManifestWritten: "manifest-written",
-		Warning: "warning", Done: "done", Failed: "failed", 0: "EventKind(0)", 99: "EventKind(99)",
+	want := map[progress.EventKind]string{
+		progress.Resolving: "resolving", progress.PolicyDecision: "policy-decision", progress.TryingCandidate: "trying-candidate",
+		progress.BlobStarted: "blob-started", progress.BlobProgress: "blob-progress", progress.BlobDone: "blob-done",
+		progress.BlobSkipped: "blob-skipped", progress.ConfigWritten: "config-written", progress.ManifestWritten: "manifest-written",
+		progress.Warning: "warning", progress.Done: "done", progress.Failed: "failed", 0: "EventKind(0)", 99: "EventKind(99)",
 	}
 	for k, s := range want {
 		if k.String() != s {

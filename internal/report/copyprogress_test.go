@@ -1,4 +1,4 @@
-package progress
+package report
 
 import (
 	"archive/tar"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/transports/alltransports"
@@ -30,23 +31,23 @@ func TestFromCopy(t *testing.T) {
 	layer := types.BlobInfo{Digest: d, Size: 100, MediaType: layerType}
 	tests := []struct {
 		in   types.ProgressProperties
-		want Event
+		want progress.Event
 		ok   bool
 	}{
 		{types.ProgressProperties{Event: types.ProgressEventNewArtifact, Artifact: layer},
-			Event{Kind: BlobStarted, Digest: d, Total: 100}, true},
+			progress.Event{Kind: progress.BlobStarted, Digest: d, Total: 100}, true},
 		{types.ProgressProperties{Event: types.ProgressEventRead, Artifact: layer, Offset: 40, OffsetUpdate: 40},
-			Event{Kind: BlobProgress, Digest: d, Current: 40, Total: 100}, true},
+			progress.Event{Kind: progress.BlobProgress, Digest: d, Current: 40, Total: 100}, true},
 		{types.ProgressProperties{Event: types.ProgressEventDone, Artifact: layer, Offset: 100},
-			Event{Kind: BlobDone, Digest: d, Current: 100, Total: 100}, true},
+			progress.Event{Kind: progress.BlobDone, Digest: d, Current: 100, Total: 100}, true},
 		{types.ProgressProperties{Event: types.ProgressEventSkipped, Artifact: layer},
-			Event{Kind: BlobSkipped, Digest: d, Total: 100}, true},
+			progress.Event{Kind: progress.BlobSkipped, Digest: d, Total: 100}, true},
 		{types.ProgressProperties{Event: types.ProgressEventNewArtifact, Artifact: types.BlobInfo{Digest: d, Size: -1}},
-			Event{Kind: BlobStarted, Digest: d, Total: -1}, true},
+			progress.Event{Kind: progress.BlobStarted, Digest: d, Total: -1}, true},
 		{types.ProgressProperties{Event: types.ProgressEventDone,
 			Artifact: types.BlobInfo{Digest: d, Size: 5, MediaType: "application/vnd.docker.container.image.v1+json"}, Offset: 5},
-			Event{Kind: BlobDone, Digest: d, Config: true, Current: 5, Total: 5}, true},
-		{types.ProgressProperties{Event: types.ProgressEvent(42), Artifact: layer}, Event{}, false},
+			progress.Event{Kind: progress.BlobDone, Digest: d, Config: true, Current: 5, Total: 5}, true},
+		{types.ProgressProperties{Event: types.ProgressEvent(42), Artifact: layer}, progress.Event{}, false},
 	}
 	for _, tt := range tests {
 		got, ok := fromCopy(tt.in, "ref", now)
@@ -101,27 +102,27 @@ func TestCopyProgressDrainsWhileSinkBlocks(t *testing.T) {
 	ch <- types.ProgressProperties{Event: types.ProgressEventDone, Artifact: config, Offset: 7}
 	stop()
 	stop() // idempotent
-	r.Emit(Event{Kind: ManifestWritten})
+	r.Emit(progress.Event{Kind: progress.ManifestWritten})
 
 	close(sink.gate)
 	if err := r.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	type brief struct {
-		kind    EventKind
+		kind    progress.EventKind
 		digest  digest.Digest
 		config  bool
 		current int64
 	}
 	want := []brief{
-		{BlobSkipped, skipped.Digest, false, 0},
-		{BlobStarted, layer.Digest, false, 0},
-		{BlobProgress, layer.Digest, false, reads},
-		{BlobDone, layer.Digest, false, reads},
-		{BlobStarted, config.Digest, true, 0},
-		{BlobDone, config.Digest, true, 7},
-		{ConfigWritten, config.Digest, true, 7},
-		{ManifestWritten, "", false, 0},
+		{progress.BlobSkipped, skipped.Digest, false, 0},
+		{progress.BlobStarted, layer.Digest, false, 0},
+		{progress.BlobProgress, layer.Digest, false, reads},
+		{progress.BlobDone, layer.Digest, false, reads},
+		{progress.BlobStarted, config.Digest, true, 0},
+		{progress.BlobDone, config.Digest, true, 7},
+		{progress.ConfigWritten, config.Digest, true, 7},
+		{progress.ManifestWritten, "", false, 0},
 	}
 	got := sink.events()
 	if len(got) != len(want) {
@@ -131,7 +132,7 @@ func TestCopyProgressDrainsWhileSinkBlocks(t *testing.T) {
 		if b := (brief{e.Kind, e.Digest, e.Config, e.Current}); b != want[i] {
 			t.Errorf("event %d: got %+v, want %+v", i, b, want[i])
 		}
-		if e.Kind != ManifestWritten && e.Ref != "example.com/a:latest" {
+		if e.Kind != progress.ManifestWritten && e.Ref != "example.com/a:latest" {
 			t.Errorf("event %d: Ref = %q", i, e.Ref)
 		}
 	}
@@ -146,36 +147,36 @@ func TestCopyProgressWithCImage(t *testing.T) {
 
 	first := copyWithReporter(t, src, dst)
 	checkBlobOrderLoose(t, first)
-	if n := countKind(first, BlobDone); n != 2 {
+	if n := countKind(first, progress.BlobDone); n != 2 {
 		t.Errorf("first copy: %d BlobDone, want 2 (layer, config): %v", n, first)
 	}
-	if countKind(first, ConfigWritten) != 1 || countKind(first, BlobSkipped) != 0 {
+	if countKind(first, progress.ConfigWritten) != 1 || countKind(first, progress.BlobSkipped) != 0 {
 		t.Errorf("first copy: unexpected events %v", first)
 	}
 	for _, e := range first {
-		if e.Kind == BlobDone && e.Current != e.Total {
+		if e.Kind == progress.BlobDone && e.Current != e.Total {
 			t.Errorf("%s done at %d of %d", e.Digest, e.Current, e.Total)
 		}
 	}
 
 	second := copyWithReporter(t, src, dst)
-	if countKind(second, BlobSkipped) != 1 || countKind(second, ConfigWritten) != 1 {
+	if countKind(second, progress.BlobSkipped) != 1 || countKind(second, progress.ConfigWritten) != 1 {
 		t.Errorf("second copy: want one skipped layer and the config, got %v", second)
 	}
 }
 
 // checkBlobOrderLoose checks each blob's events are started, progress...,
 // done, with the config's ConfigWritten after its done.
-func checkBlobOrderLoose(t *testing.T, got []Event) {
+func checkBlobOrderLoose(t *testing.T, got []progress.Event) {
 	t.Helper()
-	state := map[digest.Digest]EventKind{}
+	state := map[digest.Digest]progress.EventKind{}
 	for _, e := range got {
 		prev := state[e.Digest]
-		ok := map[EventKind]bool{
-			BlobStarted:   prev == 0,
-			BlobProgress:  prev == BlobStarted || prev == BlobProgress,
-			BlobDone:      prev == BlobStarted || prev == BlobProgress,
-			ConfigWritten: prev == BlobDone && e.Config,
+		ok := map[progress.EventKind]bool{
+			progress.BlobStarted:   prev == 0,
+			progress.BlobProgress:  prev == progress.BlobStarted || prev == progress.BlobProgress,
+			progress.BlobDone:      prev == progress.BlobStarted || prev == progress.BlobProgress,
+			progress.ConfigWritten: prev == progress.BlobDone && e.Config,
 		}[e.Kind]
 		if !ok {
 			t.Errorf("%v of %s after %v", e.Kind, e.Digest, prev)
@@ -184,7 +185,7 @@ func checkBlobOrderLoose(t *testing.T, got []Event) {
 	}
 }
 
-func copyWithReporter(t *testing.T, src, dst string) []Event {
+func copyWithReporter(t *testing.T, src, dst string) []progress.Event {
 	t.Helper()
 	sink := newRecorder()
 	close(sink.gate)

@@ -1,4 +1,4 @@
-package progress
+package report
 
 import (
 	"math"
@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/types"
 )
 
@@ -43,7 +44,7 @@ const DefaultProgressInterval = time.Second
 //
 // On a nil Reporter, CopyProgress returns a nil channel (c/image then reports
 // nothing) and a no-op stop.
-func (r *Reporter) CopyProgress(ref string) (progress chan types.ProgressProperties, stop func()) {
+func (r *Reporter) CopyProgress(ref string) (events chan types.ProgressProperties, stop func()) {
 	if r == nil {
 		return nil, func() {}
 	}
@@ -69,28 +70,28 @@ func (r *Reporter) emitCopy(p types.ProgressProperties, ref string) {
 		return
 	}
 	r.Emit(e)
-	if e.Kind == BlobDone && e.Config {
-		e.Kind = ConfigWritten
+	if e.Kind == progress.BlobDone && e.Config {
+		e.Kind = progress.ConfigWritten
 		r.Emit(e)
 	}
 }
 
 // copyKinds maps the c/image progress events this package knows.
-var copyKinds = map[types.ProgressEvent]EventKind{
-	types.ProgressEventNewArtifact: BlobStarted,
-	types.ProgressEventRead:        BlobProgress,
-	types.ProgressEventDone:        BlobDone,
-	types.ProgressEventSkipped:     BlobSkipped,
+var copyKinds = map[types.ProgressEvent]progress.EventKind{
+	types.ProgressEventNewArtifact: progress.BlobStarted,
+	types.ProgressEventRead:        progress.BlobProgress,
+	types.ProgressEventDone:        progress.BlobDone,
+	types.ProgressEventSkipped:     progress.BlobSkipped,
 }
 
 // fromCopy maps one c/image progress report to an Event; ok is false for
 // event kinds this package does not know.
-func fromCopy(p types.ProgressProperties, ref string, now time.Time) (e Event, ok bool) {
+func fromCopy(p types.ProgressProperties, ref string, now time.Time) (e progress.Event, ok bool) {
 	kind, ok := copyKinds[p.Event]
 	if !ok {
-		return Event{}, false
+		return progress.Event{}, false
 	}
-	e = Event{
+	e = progress.Event{
 		Kind:   kind,
 		Time:   now,
 		Ref:    ref,
@@ -98,7 +99,7 @@ func fromCopy(p types.ProgressProperties, ref string, now time.Time) (e Event, o
 		Config: isConfigMediaType(p.Artifact.MediaType),
 		Total:  p.Artifact.Size,
 	}
-	if kind != BlobSkipped {
+	if kind != progress.BlobSkipped {
 		e.Current = clampInt64(p.Offset)
 	}
 	return e, true

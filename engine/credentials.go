@@ -1,0 +1,91 @@
+package engine
+
+// Per-registry credentials. containers/image takes credentials either as
+// one set for every registry (SystemContext.DockerAuthConfig) or from auth
+// files and credential helpers, looked up per registry; it has no
+// in-memory map. PullOptions.RegistryCredentials are therefore written, for
+// the duration of one pull, as an auth file (containers-auth.json(5)) in a
+// private directory under the Engine's temporary directory, and removed
+// when the pull returns.
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	pullerrors "github.com/pullengine/pullengine/errors"
+)
+
+// Credentials are the credentials for one registry: a username and
+// password, or an identity token (an OAuth2 refresh token).
+type Credentials struct {
+	Username      string
+	Password      string
+	IdentityToken string
+}
+
+// String hides the secrets, so that printing options never shows them.
+func (c Credentials) String() string {
+	if c.Password != "" || c.IdentityToken != "" {
+		return "{" + c.Username + " xxxxx}"
+	}
+	return "{" + c.Username + "}"
+}
+
+// GoString is String, for %#v.
+func (c Credentials) GoString() string { return c.String() }
+
+// writeRegistryCredentials writes creds as an auth file in a new private
+// directory under dir, and returns its path and a function removing it.
+func writeRegistryCredentials(dir string, creds map[string]Credentials) (path string, remove func(), err error) {
+	type entry struct {
+		Auth          string `json:"auth,omitempty"`
+		IdentityToken string `json:"identitytoken,omitempty"`
+	}
+	auths := map[string]entry{}
+	for key, c := range creds {
+		if key = authFileKey(key); key == "" {
+			continue
+		}
+		var e entry
+		if c.Username != "" || c.Password != "" {
+			e.Auth = base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + c.Password))
+		}
+		e.IdentityToken = c.IdentityToken
+		auths[key] = e
+	}
+	content, err := json.Marshal(map[string]any{"auths": auths})
+	if err != nil {
+		return "", nil, err
+	}
+	private, err := os.MkdirTemp(dir, "auth-")
+	if err != nil {
+		return "", nil, fmt.Errorf("storing the pull's registry credentials: %w", pullerrors.Wrap(pullerrors.Storage, err))
+	}
+	remove = func() { _ = os.RemoveAll(private) }
+	path = filepath.Join(private, "auth.json")
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		remove()
+		return "", nil, fmt.Errorf("storing the pull's registry credentials: %w", pullerrors.Wrap(pullerrors.Storage, err))
+	}
+	return path, remove, nil
+}
+
+// authFileKey turns a key of a credentials map into an auth file key, as
+// libpod's normalizeAuthFileKey: a URL ("https://index.docker.io/v1/")
+// stands for its whole registry, and Docker Hub's aliases are docker.io.
+func authFileKey(key string) string {
+	stripped := strings.TrimPrefix(key, "http://")
+	stripped = strings.TrimPrefix(stripped, "https://")
+	if stripped != key {
+		stripped, _, _ = strings.Cut(stripped, "/")
+	}
+	switch stripped {
+	case "registry-1.docker.io", "index.docker.io":
+		return "docker.io"
+	}
+	return stripped
+}

@@ -1,0 +1,50 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/platform"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/types"
+)
+
+// platformNotFound rewrites c/image's "no image found in manifest list"
+// into an error that says which platforms the list offers, so the user sees
+// at once whether a typo or a missing build is to blame. It costs one more
+// manifest GET, on the failure path only.
+func (e *Engine) platformNotFound(ctx context.Context, sys *types.SystemContext, src types.ImageReference, want platform.Platform, cause error) error {
+	offered, err := listPlatforms(ctx, sys, src)
+	if err != nil || len(offered) == 0 {
+		return cause
+	}
+	return fmt.Errorf("%s has no image for %s; its manifest list offers %s: %w",
+		describeRef(src), want, strings.Join(offered, ", "), pullerrors.Wrap(pullerrors.PlatformNotFound, cause))
+}
+
+// listPlatforms returns the platforms of the manifest list src names.
+func listPlatforms(ctx context.Context, sys *types.SystemContext, src types.ImageReference) ([]string, error) {
+	raw, mime, err := fetchManifest(ctx, sys, src)
+	if err != nil {
+		return nil, err
+	}
+	if !manifest.MIMETypeIsMultiImage(mime) {
+		return nil, nil
+	}
+	list, err := manifest.ListFromBlob(raw, mime)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range list.Instances() {
+		info, err := list.Instance(d)
+		if err != nil || info.ReadOnly.Platform == nil {
+			continue
+		}
+		p := info.ReadOnly.Platform
+		out = append(out, platform.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}.String())
+	}
+	return out, nil
+}

@@ -1,0 +1,68 @@
+package engine
+
+// Short names: the registry names a pull tries, resolved through
+// registries.conf without ever prompting.
+
+import (
+	"fmt"
+	"strings"
+
+	pullerrors "github.com/pullengine/pullengine/errors"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/pkg/shortnames"
+	"go.podman.io/image/v5/pkg/sysregistriesv2"
+	"go.podman.io/image/v5/types"
+)
+
+// pullCandidates lists the registry names to try. A name that matched a
+// local image is pulled under that name only (no fan-out), unless a
+// platform was asked: then the local image's name says nothing about the
+// platform's image and the name is resolved afresh.
+func (st *pullState) pullCandidates(loc *local) ([]reference.Named, error) {
+	in := st.in
+	if loc != nil && loc.name != "" && st.pinned == nil {
+		named, err := reference.ParseNormalizedNamed(loc.name)
+		if err != nil {
+			return nil, invalidReference(loc.name, err)
+		}
+		return []reference.Named{named}, nil
+	}
+	if in.qualified {
+		named, err := reference.ParseNormalizedNamed(in.name)
+		if err != nil {
+			return nil, invalidReference(in.raw, err)
+		}
+		return []reference.Named{reference.TagNameOnly(named)}, nil
+	}
+	return resolveShortName(&st.sys, in.name)
+}
+
+// resolveShortName resolves a (possibly short) name through registries.conf
+// without ever prompting: an embedded library has no terminal to ask on.
+// Enforcing mode with several candidates is an error naming them.
+func resolveShortName(sys *types.SystemContext, name string) ([]reference.Named, error) {
+	mode, err := sysregistriesv2.GetShortNameMode(sys)
+	if err != nil {
+		return nil, fmt.Errorf("reading short-name mode: %w", pullerrors.Wrap(pullerrors.InvalidArgument, err))
+	}
+	noPrompt := *sys
+	disabled := types.ShortNameModeDisabled
+	noPrompt.ShortNameMode = &disabled
+	resolved, err := shortnames.Resolve(&noPrompt, name)
+	if err != nil {
+		return nil, fmt.Errorf("resolving short name %q: %w", name, pullerrors.Wrap(pullerrors.InvalidArgument, err))
+	}
+	var names []reference.Named
+	for _, c := range resolved.PullCandidates {
+		names = append(names, c.Value)
+	}
+	if mode == types.ShortNameModeEnforcing && len(names) > 1 {
+		list := make([]string, len(names))
+		for i, n := range names {
+			list[i] = n.String()
+		}
+		return nil, fmt.Errorf("short name %q is ambiguous and short-name-mode is enforcing: it could be any of %s; use a fully qualified name or add an alias in registries.conf: %w",
+			name, strings.Join(list, ", "), pullerrors.ErrInvalidReference)
+	}
+	return names, nil
+}
