@@ -88,78 +88,125 @@ func TestEffective(t *testing.T) {
 }
 
 // TestDecide covers every cell: 5 policies × found × corrupted × byID ×
-// customPlatform. The expected action is written as the design's table
-// reads, row by row, not computed the way Decide computes it.
+// customPlatform, each written out with its answer (y: true, n: false).
+// The table is the answer key; nothing in it is computed. Reading it: a
+// corrupted image counts as absent; never uses a usable local image or
+// fails; always pulls but refuses an ID; missing (and default) uses a
+// usable local image, and asks the registry (pull-if-newer) instead when a
+// platform is given, except by ID; newer asks the registry when a usable
+// image exists, except by ID; an ID never goes to a registry.
 func TestDecide(t *testing.T) {
-	type situation struct{ found, corrupted, byID, custom bool }
-	// expect returns the table's answer for a situation.
-	expect := map[Policy]func(s situation) Action{
-		Never: func(s situation) Action {
-			if s.found && !s.corrupted {
-				return UseLocal
-			}
-			return FailNotLocal
-		},
-		Always: func(s situation) Action {
-			if s.byID {
-				return FailAlwaysByID
-			}
-			return Pull
-		},
-		Missing: func(s situation) Action {
-			usable := s.found && !s.corrupted
-			switch {
-			case s.custom && usable && s.byID:
-				return UseLocal // behaves as newer: by ID the local image is the answer
-			case s.custom && usable:
-				return PullIfNewer
-			case usable:
-				return UseLocal
-			case s.byID:
-				return FailNotLocal
-			}
-			return Pull
-		},
-		Newer: func(s situation) Action {
-			usable := s.found && !s.corrupted
-			switch {
-			case usable && s.byID:
-				return UseLocal
-			case usable:
-				return PullIfNewer
-			case s.byID:
-				return FailNotLocal
-			}
-			return Pull
-		},
+	const y, n = true, false
+	cells := []struct {
+		p                              Policy
+		found, corrupted, byID, custom bool
+		want                           Action
+	}{
+		// Never
+		{Never, n, n, n, n, FailNotLocal},
+		{Never, n, n, n, y, FailNotLocal},
+		{Never, n, n, y, n, FailNotLocal},
+		{Never, n, n, y, y, FailNotLocal},
+		{Never, n, y, n, n, FailNotLocal},
+		{Never, n, y, n, y, FailNotLocal},
+		{Never, n, y, y, n, FailNotLocal},
+		{Never, n, y, y, y, FailNotLocal},
+		{Never, y, n, n, n, UseLocal},
+		{Never, y, n, n, y, UseLocal},
+		{Never, y, n, y, n, UseLocal},
+		{Never, y, n, y, y, UseLocal},
+		{Never, y, y, n, n, FailNotLocal},
+		{Never, y, y, n, y, FailNotLocal},
+		{Never, y, y, y, n, FailNotLocal},
+		{Never, y, y, y, y, FailNotLocal},
+		// Always
+		{Always, n, n, n, n, Pull},
+		{Always, n, n, n, y, Pull},
+		{Always, n, n, y, n, FailAlwaysByID},
+		{Always, n, n, y, y, FailAlwaysByID},
+		{Always, n, y, n, n, Pull},
+		{Always, n, y, n, y, Pull},
+		{Always, n, y, y, n, FailAlwaysByID},
+		{Always, n, y, y, y, FailAlwaysByID},
+		{Always, y, n, n, n, Pull},
+		{Always, y, n, n, y, Pull},
+		{Always, y, n, y, n, FailAlwaysByID},
+		{Always, y, n, y, y, FailAlwaysByID},
+		{Always, y, y, n, n, Pull},
+		{Always, y, y, n, y, Pull},
+		{Always, y, y, y, n, FailAlwaysByID},
+		{Always, y, y, y, y, FailAlwaysByID},
+		// Missing
+		{Missing, n, n, n, n, Pull},
+		{Missing, n, n, n, y, Pull},
+		{Missing, n, n, y, n, FailNotLocal},
+		{Missing, n, n, y, y, FailNotLocal},
+		{Missing, n, y, n, n, Pull},
+		{Missing, n, y, n, y, Pull},
+		{Missing, n, y, y, n, FailNotLocal},
+		{Missing, n, y, y, y, FailNotLocal},
+		{Missing, y, n, n, n, UseLocal},
+		{Missing, y, n, n, y, PullIfNewer},
+		{Missing, y, n, y, n, UseLocal},
+		{Missing, y, n, y, y, UseLocal},
+		{Missing, y, y, n, n, Pull},
+		{Missing, y, y, n, y, Pull},
+		{Missing, y, y, y, n, FailNotLocal},
+		{Missing, y, y, y, y, FailNotLocal},
+		// Default
+		{Default, n, n, n, n, Pull},
+		{Default, n, n, n, y, Pull},
+		{Default, n, n, y, n, FailNotLocal},
+		{Default, n, n, y, y, FailNotLocal},
+		{Default, n, y, n, n, Pull},
+		{Default, n, y, n, y, Pull},
+		{Default, n, y, y, n, FailNotLocal},
+		{Default, n, y, y, y, FailNotLocal},
+		{Default, y, n, n, n, UseLocal},
+		{Default, y, n, n, y, PullIfNewer},
+		{Default, y, n, y, n, UseLocal},
+		{Default, y, n, y, y, UseLocal},
+		{Default, y, y, n, n, Pull},
+		{Default, y, y, n, y, Pull},
+		{Default, y, y, y, n, FailNotLocal},
+		{Default, y, y, y, y, FailNotLocal},
+		// Newer
+		{Newer, n, n, n, n, Pull},
+		{Newer, n, n, n, y, Pull},
+		{Newer, n, n, y, n, FailNotLocal},
+		{Newer, n, n, y, y, FailNotLocal},
+		{Newer, n, y, n, n, Pull},
+		{Newer, n, y, n, y, Pull},
+		{Newer, n, y, y, n, FailNotLocal},
+		{Newer, n, y, y, y, FailNotLocal},
+		{Newer, y, n, n, n, PullIfNewer},
+		{Newer, y, n, n, y, PullIfNewer},
+		{Newer, y, n, y, n, UseLocal},
+		{Newer, y, n, y, y, UseLocal},
+		{Newer, y, y, n, n, Pull},
+		{Newer, y, y, n, y, Pull},
+		{Newer, y, y, y, n, FailNotLocal},
+		{Newer, y, y, y, y, FailNotLocal},
 	}
-	expect[Default] = expect[Missing]
-
-	cells := 0
-	for p, want := range expect {
-		for _, found := range []bool{false, true} {
-			for _, corrupted := range []bool{false, true} {
-				for _, byID := range []bool{false, true} {
-					for _, custom := range []bool{false, true} {
-						s := situation{found, corrupted, byID, custom}
-						got := Decide(p, found, corrupted, byID, custom)
-						if got != want(s) {
-							t.Errorf("Decide(%v, found=%v, corrupted=%v, byID=%v, custom=%v) = %v; want %v",
-								p, found, corrupted, byID, custom, got, want(s))
-						}
-						cells++
-					}
-				}
-			}
+	if len(cells) != 5*16 {
+		t.Fatalf("the table has %d cells, want 80", len(cells))
+	}
+	seen := map[string]bool{}
+	for _, c := range cells {
+		key := fmt.Sprint(c.p, c.found, c.corrupted, c.byID, c.custom)
+		if seen[key] {
+			t.Fatalf("cell %s appears twice", key)
 		}
-	}
-	if cells != 5*16 {
-		t.Fatalf("covered %d cells, want 80", cells)
+		seen[key] = true
+		if got := Decide(c.p, c.found, c.corrupted, c.byID, c.custom); got != c.want {
+			t.Errorf("Decide(%v, found=%v, corrupted=%v, byID=%v, custom=%v) = %v; want %v",
+				c.p, c.found, c.corrupted, c.byID, c.custom, got, c.want)
+		}
 	}
 }
 
-// A few cells spelled out as the design states them, so a reader sees the
-// rules without reading the generator above.
+// A few cells spelled out with the rule each one shows, so a reader sees the
+// rules without reading the table above.
 func TestDecideDesignRules(t *testing.T) {
 	rules := []struct {
 		name                           string
