@@ -237,7 +237,7 @@ func TestClassifyUnknown(t *testing.T) {
 }
 
 // TestPrecedence pins the precedence table: it names every kind once, and
-// the examples of the design hold.
+// the examples of its documentation (Precedence) hold.
 func TestPrecedence(t *testing.T) {
 	seen := map[Kind]bool{}
 	for _, k := range Precedence() {
