@@ -120,6 +120,24 @@ func TestHostileRegistry(t *testing.T) {
 			},
 		},
 		{
+			name: "a tag list's Link naming another host is refused",
+			faults: []enginetest.RegistryOption{enginetest.Intercept(enginetest.Kind(enginetest.TagsList), -1,
+				func(w http.ResponseWriter, _ *http.Request, _ http.Handler) {
+					// Appended to "http://127.0.0.1:port", this path names the
+					// host 127.0.0.1.evil.invalid: credentials would go there.
+					w.Header().Set("Link", `<.evil.invalid/v2/hostile/app/tags/list?last=a>; rel="next"`)
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = fmt.Fprint(w, `{"name":"hostile/app","tags":["a"]}`)
+				})},
+			ref: "hostile/app", opts: engine.PullOptions{AllTags: true},
+			kind: pullerrors.Integrity, status: 502, says: "bad Link header",
+			check: func(t *testing.T, h *hostileRun) {
+				if n := h.reg.Requests.Count(enginetest.TagsList); n != 1 {
+					t.Errorf("%d tag-list requests, want 1", n)
+				}
+			},
+		},
+		{
 			name:   "2: a 200 MB tag list stops at 32 MiB",
 			faults: []enginetest.RegistryOption{enginetest.HugeTagList(200 << 20)},
 			ref:    "hostile/app", opts: engine.PullOptions{AllTags: true},

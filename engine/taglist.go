@@ -121,6 +121,10 @@ func nextPage(link string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if !strings.HasPrefix(u.Path, "/") {
+		// Appended to the registry's address, it would name another host.
+		return "", fmt.Errorf("path %q is not absolute", pullerrors.Truncate(u.Path, 100))
+	}
 	if u.RawQuery != "" {
 		return u.Path + "?" + u.RawQuery, nil
 	}

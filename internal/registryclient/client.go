@@ -21,8 +21,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
+	pullerrors "github.com/pullengine/pullengine/errors"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/pkg/docker/config"
 	"go.podman.io/image/v5/pkg/sysregistriesv2"
@@ -188,6 +190,11 @@ func fallsBackToHTTP(ctx context.Context, err error) bool {
 }
 
 func (c *Client) do(ctx context.Context, scheme, path string, header http.Header, auth string) (*http.Response, error) {
+	if !strings.HasPrefix(path, "/") {
+		// "https://host" + ".evil.example/x" would be another host, and
+		// the credentials would go there.
+		return nil, pullerrors.Errorf(pullerrors.Integrity, "request path %q does not start with /", pullerrors.Truncate(path, 100))
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+c.endpoint+path, nil)
 	if err != nil {
 		return nil, err

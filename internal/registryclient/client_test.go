@@ -275,3 +275,22 @@ func TestResponseErrorBounded(t *testing.T) {
 		t.Errorf("the error keeps %d bytes of message and detail %v", len(err.Error()), ec.Detail != nil)
 	}
 }
+
+// A path that does not start with "/" would, appended to the registry's
+// address, name another host: refused before any request.
+func TestRelativePathRefused(t *testing.T) {
+	reg := enginetest.NewRegistry(t)
+	sys := newSys(t, "")
+	sys.DockerAuthConfig = &types.DockerAuthConfig{Username: "u", Password: "p"}
+	c, err := registryclient.New(sys, named(t, reg.Host+"/a/b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Get(context.Background(), ".evil.invalid/v2/a/b/tags/list", nil)
+	if pullerrors.Classify(err) != pullerrors.Integrity {
+		t.Fatalf("Get of a relative path: %v, want an integrity error", err)
+	}
+	if n := len(reg.Requests.Log()); n != 0 {
+		t.Errorf("%d requests made", n)
+	}
+}
