@@ -2,6 +2,15 @@ package registryclient
 
 import "strings"
 
+// A registry's header can be megabytes ("a a a ...": a challenge per two
+// bytes); what is kept of it is bounded, what follows is not parsed.
+const (
+	// maxChallenges bounds the challenges kept of all values together.
+	maxChallenges = 16
+	// maxParams bounds the parameters kept of one challenge.
+	maxParams = 32
+)
+
 // Challenge is one WWW-Authenticate challenge.
 type Challenge struct {
 	// Scheme is the scheme, lower case ("bearer", "basic").
@@ -13,12 +22,13 @@ type Challenge struct {
 // ParseChallenges parses WWW-Authenticate values: a scheme, then
 // comma-separated key=value or key="quoted value" parameters; a new scheme
 // starts a new challenge. It accepts anything a registry sends and ends:
-// every step consumes input.
+// every step consumes input, and the time is linear in the input. At most
+// maxChallenges challenges of maxParams parameters each are kept.
 func ParseChallenges(values []string) []Challenge {
 	var out []Challenge
 	for _, v := range values {
 		s := strings.TrimSpace(v)
-		for s != "" {
+		for s != "" && len(out) < maxChallenges {
 			scheme, rest, _ := strings.Cut(s, " ")
 			c := Challenge{Scheme: strings.ToLower(scheme), Params: map[string]string{}}
 			s = parseParams(strings.TrimSpace(rest), c.Params)
@@ -42,7 +52,10 @@ func parseParams(s string, params map[string]string) string {
 		after := strings.TrimLeft(s[end:], " ")
 		if strings.HasPrefix(after, "=") {
 			val, rest := parseValue(strings.TrimLeft(after[1:], " "))
-			params[strings.ToLower(key)] = val
+			k := strings.ToLower(key)
+			if _, seen := params[k]; seen || len(params) < maxParams {
+				params[k] = val
+			}
 			s = strings.TrimLeft(rest, " ,")
 			continue
 		}

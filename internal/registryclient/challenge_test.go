@@ -1,6 +1,7 @@
 package registryclient
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -46,6 +47,32 @@ func TestParseChallenges(t *testing.T) {
 	}
 }
 
+// A header of megabytes keeps maxChallenges challenges of at most maxParams
+// parameters, and the parse allocates little more than the header.
+func TestParseChallengesBounded(t *testing.T) {
+	words := strings.Repeat("a ", 2<<20)
+	if got := ParseChallenges([]string{words, "Bearer realm=r"}); len(got) != maxChallenges {
+		t.Errorf("%d challenges kept, want %d", len(got), maxChallenges)
+	}
+	var b strings.Builder
+	b.WriteString("Bearer ")
+	for i := range 100000 {
+		fmt.Fprintf(&b, "k%d=v,", i)
+	}
+	params := b.String()
+	got := ParseChallenges([]string{params})
+	if len(got) != 1 || len(got[0].Params) != maxParams {
+		t.Fatalf("got %d challenges, the first with %d params; want 1 with %d", len(got), len(got[0].Params), maxParams)
+	}
+	if got[0].Params["k0"] != "v" {
+		t.Errorf("the first parameters are not the ones kept: %v", got[0].Params)
+	}
+	allocs := testing.AllocsPerRun(3, func() { ParseChallenges([]string{words}) })
+	if allocs > 4*maxChallenges {
+		t.Errorf("%v allocations parsing 4 MiB of words, want at most %d", allocs, 4*maxChallenges)
+	}
+}
+
 // A registry's WWW-Authenticate header is hostile input: parsing it ends,
 // without panicking, with at most one challenge per byte, lower-case
 // schemes and keys, and values no longer than the input.
@@ -55,12 +82,15 @@ func FuzzParseChallenges(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got := ParseChallenges([]string{s})
-		if len(got) > len(s) {
+		if len(got) > len(s) || len(got) > maxChallenges {
 			t.Fatalf("%d challenges from %d bytes", len(got), len(s))
 		}
 		for _, c := range got {
 			if c.Scheme == "" || c.Scheme != strings.ToLower(c.Scheme) {
 				t.Fatalf("scheme %q", c.Scheme)
+			}
+			if len(c.Params) > maxParams {
+				t.Fatalf("%d params", len(c.Params))
 			}
 			for k, v := range c.Params {
 				if k != strings.ToLower(k) || len(v) > len(s) {
