@@ -138,6 +138,25 @@ func TestHostileRegistry(t *testing.T) {
 			},
 		},
 		{
+			name: "a tag list's 8 MB WWW-Authenticate header is parsed bounded",
+			faults: []enginetest.RegistryOption{enginetest.Intercept(enginetest.Kind(enginetest.TagsList), -1,
+				func(w http.ResponseWriter, _ *http.Request, _ http.Handler) {
+					// Four million one-letter schemes: one challenge each,
+					// unbounded.
+					w.Header().Set("WWW-Authenticate", strings.Repeat("a ", 4<<20))
+					w.WriteHeader(http.StatusUnauthorized)
+				})},
+			ref: "hostile/app", opts: engine.PullOptions{AllTags: true},
+			kind: pullerrors.Unauthorized, status: 401, maybeNotFound: true, says: "tags list",
+			check: func(t *testing.T, h *hostileRun) {
+				// The header itself is read (net/http), and copied a few
+				// times; four million challenges would be hundreds of MiB.
+				if h.totalAlloc > 100<<20 {
+					t.Errorf("allocated %d MiB for an 8 MiB header", h.totalAlloc>>20)
+				}
+			},
+		},
+		{
 			name:   "2: a 200 MB tag list stops at 32 MiB",
 			faults: []enginetest.RegistryOption{enginetest.HugeTagList(200 << 20)},
 			ref:    "hostile/app", opts: engine.PullOptions{AllTags: true},
