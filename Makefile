@@ -12,6 +12,7 @@ export GORACE := atexit_sleep_ms=0
 # make fuzz FUZZTIME=10m
 FUZZTIME ?= 5s
 FUZZ_TARGETS := ./engine:FuzzInput ./policy:FuzzParse ./platform:FuzzParse \
+	./internal/registryclient:FuzzParseChallenges \
 	./errors:FuzzClassify ./httpapi:FuzzRegistryAuthHeader ./httpapi:FuzzPullQuery
 
 # The main job: pull the fixture image into ./.store, with progress.

@@ -10,7 +10,8 @@ import (
 	"go.podman.io/common/pkg/config"
 )
 
-// hostConf is what the engine takes from containers.conf, read once in New.
+// hostConf is what the engine takes from containers.conf: read in New, and
+// again by configWatch (reload.go) when the file changes.
 type hostConf struct {
 	pullPolicy policy.Policy // Missing when unset
 	retries    int

@@ -2,9 +2,10 @@
 // store: one Pull call that resolves the name the way Podman does, applies
 // the pull policy, copies with containers/image, and reports what it did.
 //
-// An Engine owns (or borrows) a store and the host configuration it reads
-// once: registries.conf, containers.conf, policy.json. It is safe for
-// concurrent use.
+// An Engine owns (or borrows) a store and the host configuration it reads:
+// registries.conf, containers.conf, policy.json, read in New and re-read by
+// the next Pull when one of the files changes (see reload.go). It is safe
+// for concurrent use.
 //
 // # Setup
 //
@@ -135,7 +136,7 @@ type Engine struct {
 }
 
 // New opens the store (unless Options.Store is given) and reads the host
-// configuration once.
+// configuration; a Pull re-reads it when one of its files has changed since.
 //
 // The program must call Init (go.podman.io/storage/pkg/reexec.Init) first in
 // main, and in TestMain of tests: writing layers re-executes the program.

@@ -120,6 +120,43 @@ func TestHostileRegistry(t *testing.T) {
 			},
 		},
 		{
+			name: "a tag list's Link naming another host is refused",
+			faults: []enginetest.RegistryOption{enginetest.Intercept(enginetest.Kind(enginetest.TagsList), -1,
+				func(w http.ResponseWriter, _ *http.Request, _ http.Handler) {
+					// Appended to "http://127.0.0.1:port", this path names the
+					// host 127.0.0.1.evil.invalid: credentials would go there.
+					w.Header().Set("Link", `<.evil.invalid/v2/hostile/app/tags/list?last=a>; rel="next"`)
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = fmt.Fprint(w, `{"name":"hostile/app","tags":["a"]}`)
+				})},
+			ref: "hostile/app", opts: engine.PullOptions{AllTags: true},
+			kind: pullerrors.Integrity, status: 502, says: "bad Link header",
+			check: func(t *testing.T, h *hostileRun) {
+				if n := h.reg.Requests.Count(enginetest.TagsList); n != 1 {
+					t.Errorf("%d tag-list requests, want 1", n)
+				}
+			},
+		},
+		{
+			name: "a tag list's 8 MB WWW-Authenticate header is parsed bounded",
+			faults: []enginetest.RegistryOption{enginetest.Intercept(enginetest.Kind(enginetest.TagsList), -1,
+				func(w http.ResponseWriter, _ *http.Request, _ http.Handler) {
+					// Four million one-letter schemes: one challenge each,
+					// unbounded.
+					w.Header().Set("WWW-Authenticate", strings.Repeat("a ", 4<<20))
+					w.WriteHeader(http.StatusUnauthorized)
+				})},
+			ref: "hostile/app", opts: engine.PullOptions{AllTags: true},
+			kind: pullerrors.Unauthorized, status: 401, maybeNotFound: true, says: "tags list",
+			check: func(t *testing.T, h *hostileRun) {
+				// The header itself is read (net/http), and copied a few
+				// times; four million challenges would be hundreds of MiB.
+				if h.totalAlloc > 100<<20 {
+					t.Errorf("allocated %d MiB for an 8 MiB header", h.totalAlloc>>20)
+				}
+			},
+		},
+		{
 			name:   "2: a 200 MB tag list stops at 32 MiB",
 			faults: []enginetest.RegistryOption{enginetest.HugeTagList(200 << 20)},
 			ref:    "hostile/app", opts: engine.PullOptions{AllTags: true},

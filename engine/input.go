@@ -12,8 +12,9 @@ import (
 	"go.podman.io/image/v5/types"
 )
 
-// input is what Pull was asked for, after the first steps of design.md's
-// input handling. Exactly one of transportRef, id and name is set.
+// input is what Pull was asked for, after the first steps of input handling
+// (README.md, Behaviour: names). Exactly one of transportRef, id and name is
+// set.
 type input struct {
 	raw string
 	// transportRef is a non-registry source (oci-archive:, dir:, ...).

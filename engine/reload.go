@@ -12,7 +12,7 @@ import (
 )
 
 // settings is what the engine reads from the host's configuration files:
-// read once in New, read again only when a file changes.
+// read in New, read again only when a file changes (configWatch).
 type settings struct {
 	conf   hostConf
 	policy *signature.Policy

@@ -10,8 +10,8 @@ import (
 // but logs and metrics should say so rather than 500.
 const StatusClientClosedRequest = 499
 
-// statuses is the design's errors table: the HTTP status a server answers for
-// each kind.
+// statuses is the errors table of README.md (section Errors): the HTTP
+// status a server answers for each kind.
 var statuses = [numKinds]int{
 	InvalidReference: http.StatusBadRequest,
 	InvalidArgument:  http.StatusBadRequest,

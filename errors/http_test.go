@@ -10,7 +10,8 @@ import (
 	"go.podman.io/storage"
 )
 
-// TestHTTPStatusTable is design.md's errors table.
+// TestHTTPStatusTable is README.md's errors table (section Errors): a kind
+// and the HTTP status a server answers with it.
 func TestHTTPStatusTable(t *testing.T) {
 	want := map[Kind]int{
 		InvalidReference: 400,

@@ -8,8 +8,8 @@ import "fmt"
 // they appear in logs, progress events and HTTP responses, and never change.
 type Kind int
 
-// The kinds of pull errors. The design's errors table gives the HTTP status of
-// each; HTTPStatus implements it.
+// The kinds of pull errors. README.md's errors table (section Errors) gives
+// the HTTP status of each; HTTPStatus implements it.
 const (
 	Internal         Kind = iota // anything not classified below
 	InvalidReference             // the image name cannot be parsed

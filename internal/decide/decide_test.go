@@ -31,78 +31,125 @@ func TestEffective(t *testing.T) {
 }
 
 // TestDecide covers every cell: 5 policies × found × corrupted × byID ×
-// platformPinned. The expected action is written as the design's table
-// reads, row by row, not computed the way Decide computes it.
+// customPlatform, each written out with its answer (y: true, n: false).
+// The table is the answer key; nothing in it is computed. Reading it: a
+// corrupted image counts as absent; never uses a usable local image or
+// fails; always pulls but refuses an ID; missing (and default) uses a
+// usable local image, and asks the registry (pull-if-newer) instead when a
+// platform is given, except by ID; newer asks the registry when a usable
+// image exists, except by ID; an ID never goes to a registry.
 func TestDecide(t *testing.T) {
-	type situation struct{ found, corrupted, byID, custom bool }
-	// expect returns the table's answer for a situation.
-	expect := map[policy.Policy]func(s situation) Action{
-		policy.Never: func(s situation) Action {
-			if s.found && !s.corrupted {
-				return UseLocal
-			}
-			return FailNotLocal
-		},
-		policy.Always: func(s situation) Action {
-			if s.byID {
-				return FailAlwaysByID
-			}
-			return Pull
-		},
-		policy.Missing: func(s situation) Action {
-			usable := s.found && !s.corrupted
-			switch {
-			case s.custom && usable && s.byID:
-				return UseLocal // behaves as newer: by ID the local image is the answer
-			case s.custom && usable:
-				return PullIfNewer
-			case usable:
-				return UseLocal
-			case s.byID:
-				return FailNotLocal
-			}
-			return Pull
-		},
-		policy.Newer: func(s situation) Action {
-			usable := s.found && !s.corrupted
-			switch {
-			case usable && s.byID:
-				return UseLocal
-			case usable:
-				return PullIfNewer
-			case s.byID:
-				return FailNotLocal
-			}
-			return Pull
-		},
+	const y, n = true, false
+	cells := []struct {
+		p                              policy.Policy
+		found, corrupted, byID, custom bool
+		want                           Action
+	}{
+		// Never
+		{policy.Never, n, n, n, n, FailNotLocal},
+		{policy.Never, n, n, n, y, FailNotLocal},
+		{policy.Never, n, n, y, n, FailNotLocal},
+		{policy.Never, n, n, y, y, FailNotLocal},
+		{policy.Never, n, y, n, n, FailNotLocal},
+		{policy.Never, n, y, n, y, FailNotLocal},
+		{policy.Never, n, y, y, n, FailNotLocal},
+		{policy.Never, n, y, y, y, FailNotLocal},
+		{policy.Never, y, n, n, n, UseLocal},
+		{policy.Never, y, n, n, y, UseLocal},
+		{policy.Never, y, n, y, n, UseLocal},
+		{policy.Never, y, n, y, y, UseLocal},
+		{policy.Never, y, y, n, n, FailNotLocal},
+		{policy.Never, y, y, n, y, FailNotLocal},
+		{policy.Never, y, y, y, n, FailNotLocal},
+		{policy.Never, y, y, y, y, FailNotLocal},
+		// Always
+		{policy.Always, n, n, n, n, Pull},
+		{policy.Always, n, n, n, y, Pull},
+		{policy.Always, n, n, y, n, FailAlwaysByID},
+		{policy.Always, n, n, y, y, FailAlwaysByID},
+		{policy.Always, n, y, n, n, Pull},
+		{policy.Always, n, y, n, y, Pull},
+		{policy.Always, n, y, y, n, FailAlwaysByID},
+		{policy.Always, n, y, y, y, FailAlwaysByID},
+		{policy.Always, y, n, n, n, Pull},
+		{policy.Always, y, n, n, y, Pull},
+		{policy.Always, y, n, y, n, FailAlwaysByID},
+		{policy.Always, y, n, y, y, FailAlwaysByID},
+		{policy.Always, y, y, n, n, Pull},
+		{policy.Always, y, y, n, y, Pull},
+		{policy.Always, y, y, y, n, FailAlwaysByID},
+		{policy.Always, y, y, y, y, FailAlwaysByID},
+		// Missing
+		{policy.Missing, n, n, n, n, Pull},
+		{policy.Missing, n, n, n, y, Pull},
+		{policy.Missing, n, n, y, n, FailNotLocal},
+		{policy.Missing, n, n, y, y, FailNotLocal},
+		{policy.Missing, n, y, n, n, Pull},
+		{policy.Missing, n, y, n, y, Pull},
+		{policy.Missing, n, y, y, n, FailNotLocal},
+		{policy.Missing, n, y, y, y, FailNotLocal},
+		{policy.Missing, y, n, n, n, UseLocal},
+		{policy.Missing, y, n, n, y, PullIfNewer},
+		{policy.Missing, y, n, y, n, UseLocal},
+		{policy.Missing, y, n, y, y, UseLocal},
+		{policy.Missing, y, y, n, n, Pull},
+		{policy.Missing, y, y, n, y, Pull},
+		{policy.Missing, y, y, y, n, FailNotLocal},
+		{policy.Missing, y, y, y, y, FailNotLocal},
+		// Default
+		{policy.Default, n, n, n, n, Pull},
+		{policy.Default, n, n, n, y, Pull},
+		{policy.Default, n, n, y, n, FailNotLocal},
+		{policy.Default, n, n, y, y, FailNotLocal},
+		{policy.Default, n, y, n, n, Pull},
+		{policy.Default, n, y, n, y, Pull},
+		{policy.Default, n, y, y, n, FailNotLocal},
+		{policy.Default, n, y, y, y, FailNotLocal},
+		{policy.Default, y, n, n, n, UseLocal},
+		{policy.Default, y, n, n, y, PullIfNewer},
+		{policy.Default, y, n, y, n, UseLocal},
+		{policy.Default, y, n, y, y, UseLocal},
+		{policy.Default, y, y, n, n, Pull},
+		{policy.Default, y, y, n, y, Pull},
+		{policy.Default, y, y, y, n, FailNotLocal},
+		{policy.Default, y, y, y, y, FailNotLocal},
+		// Newer
+		{policy.Newer, n, n, n, n, Pull},
+		{policy.Newer, n, n, n, y, Pull},
+		{policy.Newer, n, n, y, n, FailNotLocal},
+		{policy.Newer, n, n, y, y, FailNotLocal},
+		{policy.Newer, n, y, n, n, Pull},
+		{policy.Newer, n, y, n, y, Pull},
+		{policy.Newer, n, y, y, n, FailNotLocal},
+		{policy.Newer, n, y, y, y, FailNotLocal},
+		{policy.Newer, y, n, n, n, PullIfNewer},
+		{policy.Newer, y, n, n, y, PullIfNewer},
+		{policy.Newer, y, n, y, n, UseLocal},
+		{policy.Newer, y, n, y, y, UseLocal},
+		{policy.Newer, y, y, n, n, Pull},
+		{policy.Newer, y, y, n, y, Pull},
+		{policy.Newer, y, y, y, n, FailNotLocal},
+		{policy.Newer, y, y, y, y, FailNotLocal},
 	}
-	expect[policy.Default] = expect[policy.Missing]
-
-	cells := 0
-	for p, want := range expect {
-		for _, found := range []bool{false, true} {
-			for _, corrupted := range []bool{false, true} {
-				for _, byID := range []bool{false, true} {
-					for _, custom := range []bool{false, true} {
-						s := situation{found, corrupted, byID, custom}
-						got := Decide(Situation{Policy: p, LocalFound: found, LocalCorrupted: corrupted, ByID: byID, PlatformPinned: custom})
-						if got != want(s) {
-							t.Errorf("Decide(%v, found=%v, corrupted=%v, byID=%v, custom=%v) = %v; want %v",
-								p, found, corrupted, byID, custom, got, want(s))
-						}
-						cells++
-					}
-				}
-			}
+	if len(cells) != 5*16 {
+		t.Fatalf("the table has %d cells, want 80", len(cells))
+	}
+	seen := map[string]bool{}
+	for _, c := range cells {
+		key := fmt.Sprint(c.p, c.found, c.corrupted, c.byID, c.custom)
+		if seen[key] {
+			t.Fatalf("cell %s appears twice", key)
 		}
-	}
-	if cells != 5*16 {
-		t.Fatalf("covered %d cells, want 80", cells)
+		seen[key] = true
+		if got := Decide(Situation{Policy: c.p, LocalFound: c.found, LocalCorrupted: c.corrupted, ByID: c.byID, PlatformPinned: c.custom}); got != c.want {
+			t.Errorf("Decide(%v, found=%v, corrupted=%v, byID=%v, custom=%v) = %v; want %v",
+				c.p, c.found, c.corrupted, c.byID, c.custom, got, c.want)
+		}
 	}
 }
 
 // A few cells spelled out as the design states them, so a reader sees the
-// rules without reading the generator above.
+// rules without reading the whole table above.
 func TestDecideDesignRules(t *testing.T) {
 	rules := []struct {
 		name                           string

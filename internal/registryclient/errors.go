@@ -1,0 +1,45 @@
+package registryclient
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/docker/distribution/registry/api/errcode"
+	pullerrors "github.com/pullengine/pullengine/errors"
+	"go.podman.io/image/v5/docker"
+)
+
+// ResponseError turns a registry's error answer into the errors
+// containers/image makes of it (a registry error code, or an HTTP status),
+// reading at most MaxAuxBody bytes of its body. The caller closes the body.
+func ResponseError(res *http.Response) error {
+	if res.StatusCode == http.StatusUnauthorized {
+		for _, c := range ParseChallenges(res.Header.Values("WWW-Authenticate")) {
+			if c.Scheme == "bearer" && c.Params["error"] == "insufficient_scope" {
+				msg := c.Params["error_description"]
+				if msg == "" {
+					msg = errcode.ErrorCodeDenied.Message()
+				}
+				return errcode.Error{Code: errcode.ErrorCodeDenied, Message: pullerrors.Truncate(msg, 256)}
+			}
+		}
+	}
+	if res.StatusCode == http.StatusTooManyRequests {
+		return docker.ErrTooManyRequests
+	}
+	body, _ := io.ReadAll(io.LimitReader(res.Body, MaxAuxBody))
+	var errs errcode.Errors
+	if json.Unmarshal(body, &errs) == nil && len(errs) > 0 {
+		if e, ok := errs[0].(errcode.Error); ok {
+			// The registry's text, bounded; its detail (any JSON) dropped.
+			return errcode.Error{Code: e.Code, Message: pullerrors.Truncate(e.Message, 256)}
+		}
+		return errs[0]
+	}
+	if res.StatusCode == http.StatusUnauthorized {
+		return errcode.ErrorCodeUnauthorized
+	}
+	return fmt.Errorf("%s: %q%.0w", res.Status, pullerrors.Truncate(string(body), 50), docker.UnexpectedHTTPStatusError{StatusCode: res.StatusCode})
+}
