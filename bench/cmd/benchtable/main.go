@@ -61,6 +61,12 @@ func printFloor(results map[string]result) {
 		wallCPU(r, "engine"), wallCPU(r, "copy"), wallCPU(r, "floor"), wallCPU(r, "floor-par"),
 		ratios(r, "engine/copy"), ratios(r, "engine/floor"), ratios(r, "copy/floor"), ratios(r, "engine/floor-par"))
 	fmt.Println()
+	fmt.Println("| layer work only (no image record), overlay: wall time (CPU time) | streamed into PutLayer | the same, digests verified in stream | staged, one pass, in parallel | put/copy | put-verify/copy | staged/copy | staged/floor |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("| | %s | %s | %s | %s | %s | %s | %s |\n",
+		wallCPU(r, "put"), wallCPU(r, "put-verify"), wallCPU(r, "staged"),
+		ratios(r, "put/copy"), ratios(r, "put-verify/copy"), ratios(r, "staged/copy"), ratios(r, "staged/floor"))
+	fmt.Println()
 	fmt.Println("The floor: the same gzip layers, held in memory, gunzipped (pgzip) and untarred into a directory, then the filesystem synced (syncfs); no registry, hashing, tar-split or storage records.")
 	fmt.Println()
 }
