@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"reflect"
 	"sync"
@@ -68,20 +67,12 @@ func (sp stagedPut) pull(ctx context.Context, st storage.Store) error {
 
 // stage streams layer i into a staging directory and checks its digests.
 func (sp stagedPut) stage(ctx context.Context, st storage.Store, i int) (*graphdriver.DriverWithDifferOutput, error) {
-	url := fmt.Sprintf("http://%s/v2/%s/blobs/%s", sp.host, sp.repo, sp.blobs[i])
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	body, err := sp.get(ctx, i)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	out, err := st.PrepareStagedLayer(nil, &oneTarDiffer{body: resp.Body})
+	defer body.Close()
+	out, err := st.PrepareStagedLayer(nil, &oneTarDiffer{body: body})
 	if err != nil {
 		if out != nil {
 			_ = st.CleanupStagedLayer(out)
