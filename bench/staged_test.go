@@ -50,10 +50,7 @@ func (sp stagedPut) pull(ctx context.Context, st storage.Store) error {
 	}
 	parent := ""
 	for i, out := range outs {
-		id := sp.diffIDs[i].Encoded()
-		if parent != "" {
-			id = digest.Canonical.FromString(parent + "+" + id).Encoded()
-		}
+		id := chainID(parent, sp.diffIDs[i])
 		if _, err := st.ApplyStagedLayer(storage.ApplyStagedLayerOptions{
 			ID: id, ParentLayer: parent,
 			DiffOutput: out, DiffOptions: &graphdriver.ApplyDiffWithDifferOpts{},
@@ -201,10 +198,7 @@ func TestStagedRecordsLackCompressedSize(t *testing.T) {
 	// The tar-split the differ wrote rebuilds every layer byte for byte.
 	parent := ""
 	for i, diffID := range sp.diffIDs {
-		id := diffID.Encoded()
-		if parent != "" {
-			id = digest.Canonical.FromString(parent + "+" + id).Encoded()
-		}
+		id := chainID(parent, diffID)
 		rc, err := sg.store.Diff("", id, &storage.DiffOptions{Compression: ptr(archive.Uncompressed)})
 		if err != nil {
 			t.Fatalf("layer %d: %v", i, err)
