@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks of this module and prints the tables of the README's
 # Performance section. Run it through `make bench` at the repository root,
-# which sets the build tags (GOFLAGS). About ten minutes on 2 cores.
+# which sets the build tags (GOFLAGS). About eight to ten minutes on 2 cores.
 # BENCH_PARTIAL sets the -benchtime of the partial-pull benchmark (default 2x),
 # BENCH_PARTIAL_MB and BENCH_PARTIAL_RATE its image size and link (see
 # partial_test.go); its lines go to bench/out/partial.txt and are printed last.
