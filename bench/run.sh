@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs the benchmarks of this module and prints the tables of the README's
 # Performance section. Run it through `make bench` at the repository root,
-# which sets the build tags (GOFLAGS). About six minutes on 2 cores.
+# which sets the build tags (GOFLAGS). About eight to ten minutes on 2 cores.
 # BENCH_PARTIAL sets the -benchtime of the partial-pull benchmark (default 2x),
 # BENCH_PARTIAL_MB and BENCH_PARTIAL_RATE its image size and link (see
 # partial_test.go); its lines go to bench/out/partial.txt and are printed last.
-# BENCH_QUICK, BENCH_COLD, BENCH_LARGE, BENCH_CONCURRENT, BENCH_DIFFERENT and BENCH_PARALLEL
+# BENCH_QUICK, BENCH_COLD, BENCH_FLOOR, BENCH_LARGE, BENCH_LARGE_FLOOR, BENCH_CONCURRENT, BENCH_DIFFERENT and BENCH_PARALLEL
 # override the -benchtime of each group (e.g. BENCH_COLD=3x for a quick look);
 # BENCH_RESUME_MIB sets the layer size of the resume benchmark (512).
 #
@@ -23,7 +23,10 @@ run() { ./out/bench.test -test.run '^$' "$@" | tee -a "$out"; }
 
 run -test.bench '^Benchmark(MissingPresent|NewerUpToDate)$' -test.benchtime "${BENCH_QUICK:-1s}"
 run -test.bench '^BenchmarkCold$' -test.benchtime "${BENCH_COLD:-12x}"
+# Overlay: engine, copy.Image and the physical floor of the same layers.
+run -test.bench '^BenchmarkColdFloor$' -test.benchtime "${BENCH_FLOOR:-8x}"
 run -test.bench '^BenchmarkColdLarge$' -test.benchtime "${BENCH_LARGE:-3x}"
+run -test.bench '^BenchmarkColdLargeFloor$' -test.benchtime "${BENCH_LARGE_FLOOR:-2x}"
 run -test.bench '^BenchmarkConcurrentSame$' -test.benchtime "${BENCH_CONCURRENT:-6x}"
 run -test.bench '^BenchmarkConcurrentDifferent$' -test.benchtime "${BENCH_DIFFERENT:-9x}"
 run -test.bench '^BenchmarkParallelDownloads$' -test.benchtime "${BENCH_PARALLEL:-6x}"

@@ -42,9 +42,41 @@ func main() {
 		os.Exit(1)
 	}
 	printTimes(results)
+	printFloor(results)
 	printRequests(results)
 	printMemory(results)
 	printResume(results)
+}
+
+// printFloor prints BenchmarkColdFloor's figures (bench/floor_test.go):
+// the cold pull on overlay against the physical floor of its layers.
+func printFloor(results map[string]result) {
+	r, ok := results["ColdFloor"]
+	if !ok {
+		return
+	}
+	fmt.Println("| cold pull, 5 layers, overlay: wall time (CPU time) | engine | copy.Image | floor, 1 goroutine | floor, 1 per layer | engine/copy | engine/floor | copy/floor | engine/floor-par |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("| | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		wallCPU(r, "engine"), wallCPU(r, "copy"), wallCPU(r, "floor"), wallCPU(r, "floor-par"),
+		ratios(r, "engine/copy"), ratios(r, "engine/floor"), ratios(r, "copy/floor"), ratios(r, "engine/floor-par"))
+	fmt.Println()
+	if r, ok := results["ColdLargeFloor"]; ok {
+		fmt.Println("| cold pull, 1 GiB (4 layers, generated), overlay: wall time (CPU time) | engine | copy.Image | floor, streamed | staged layer work | engine/copy | engine/floor | copy/floor | staged/copy | staged/floor |")
+		fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Printf("| | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			wallCPU(r, "engine"), wallCPU(r, "copy"), wallCPU(r, "floor"), wallCPU(r, "staged"),
+			ratios(r, "engine/copy"), ratios(r, "engine/floor"), ratios(r, "copy/floor"), ratios(r, "staged/copy"), ratios(r, "staged/floor"))
+		fmt.Println()
+	}
+	fmt.Println("| layer work only (no image record), overlay: wall time (CPU time) | streamed into PutLayer | the same, digests verified in stream | staged, one pass, in parallel | put/copy | put-verify/copy | staged/copy | staged/floor |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("| | %s | %s | %s | %s | %s | %s | %s |\n",
+		wallCPU(r, "put"), wallCPU(r, "put-verify"), wallCPU(r, "staged"),
+		ratios(r, "put/copy"), ratios(r, "put-verify/copy"), ratios(r, "staged/copy"), ratios(r, "staged/floor"))
+	fmt.Println()
+	fmt.Println("The floor: the same gzip layers, held in memory, gunzipped (pgzip) and untarred into a directory, then the filesystem synced (syncfs); no registry, hashing, tar-split or storage records.")
+	fmt.Println()
 }
 
 // printResume prints BenchmarkResume's ratios (bench/resume_test.go).
