@@ -214,7 +214,7 @@ func TestResumeStallWatchdog(t *testing.T) {
 	reg := enginetest.NewRegistry(t, enginetest.StallAt(enginetest.Blob(ri.layer), 1, sent))
 	reg.PushImage(t, "team/stall:v1", ri.img)
 	e := newEngine(t, enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg), enginetest.WithEngineOptions(func(o *engine.Options) {
-		o.Resume.StallTimeout = 200 * time.Millisecond
+		o.Resume.StallTimeout = time.Second // long enough that a loaded -race run never takes a slow answer for a stall
 	})))
 	res, err := e.Pull(context.Background(), reg.Host+"/team/stall:v1", policy.Always, &engine.PullOptions{MaxRetries: ptr(0)})
 	if err != nil {

@@ -103,7 +103,7 @@ ignore_chown_errors = "true"
 // second empty store beside the first; the same driver is fine.
 func TestDriverMismatchIsAnError(t *testing.T) {
 	writeStorageConf(t, "[storage]\n")
-	opts := enginetest.NewEngineOptions(t)
+	opts := enginetest.NewEngineOptions(t, enginetest.WithDriver("vfs")) // a vfs store, whatever the kit's default
 	e, err := engine.New(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -55,20 +55,20 @@ func TestWrapSourceDecision(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name    string
-		partial bool
+		partial bool // partial pulls on, on overlay
 		limits  Limits
 		ref     types.ImageReference
 		wrapped bool
 	}{
-		{"registry", false, Limits{}, registry, true},
+		{"registry (partial pulls on vfs: inactive)", false, Limits{}, registry, true},
 		{"registry, partial pulls", true, Limits{}, registry, false},
 		{"registry, partial pulls, limits", true, Limits{MaxLayers: 3}, registry, true},
 		{"archive", false, Limits{}, archive, false},
 		{"archive, limits", false, Limits{MaxLayerSize: 1}, archive, true},
 	} {
 		e := &Engine{store: store, limits: tc.limits, log: slog.New(slog.DiscardHandler)}
-		if !tc.partial {
-			e.store = noPartialStore{store}
+		if tc.partial {
+			e.store = overlayStore{store} // only overlay applies partial layers
 		}
 		_, wrapped := e.wrapSource(sys, nil, tc.ref).(*wrappedRef)
 		if wrapped != tc.wrapped {
@@ -77,7 +77,8 @@ func TestWrapSourceDecision(t *testing.T) {
 	}
 }
 
-// noPartialStore is a store whose pull options do not enable partial pulls.
-type noPartialStore struct{ storage.Store }
+// overlayStore is the vfs store seen as overlay, the driver partial pulls
+// need, without mounting anything.
+type overlayStore struct{ storage.Store }
 
-func (noPartialStore) PullOptions() map[string]string { return nil }
+func (overlayStore) GraphDriverName() string { return "overlay" }
