@@ -52,7 +52,7 @@ func (k *EncryptionKey) PrivateKeyPEM(t testing.TB, passphrase string) []byte {
 		must(t, err)
 		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	}
-	//nolint:staticcheck // the legacy encrypted PEM is the only passphrase form ocicrypt reads
+	//lint:ignore SA1019 the legacy encrypted PEM is the only passphrase form ocicrypt reads
 	block, err := x509.EncryptPEMBlock(rand.Reader, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(k.private), []byte(passphrase), x509.PEMCipherAES256)
 	must(t, err)
 	return pem.EncodeToMemory(block)

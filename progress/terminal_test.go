@@ -269,14 +269,6 @@ func screen(t *testing.T, out string) []string {
 	return lines
 }
 
-func checkScreen(t *testing.T, when, out string, want []string) {
-	t.Helper()
-	got := screen(t, out)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("%s: screen\n%s\nwant\n%s", when, strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-}
-
 func TestTerminalDetection(t *testing.T) {
 	var buf bytes.Buffer
 	if NewTerminal(&buf).tty {
