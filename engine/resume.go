@@ -31,7 +31,9 @@ type ResumeOptions struct {
 	// go first). Zero: DefaultPartialMaxBytes; negative: no cap.
 	MaxBytes int64
 	// SaveEvery is how many bytes may arrive between two saves of a
-	// partial's hash state: what a SIGKILL can cost. Zero: 1 MiB.
+	// partial's hash state: what a SIGKILL can cost a download that was
+	// itself resumed (a first download keeps every byte it wrote). Zero:
+	// 1 MiB.
 	SaveEvery int64
 }
 

@@ -160,9 +160,10 @@ func TestResumeAfterKill(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	// Wait (no time limit but the test's) until the child saved a state
-	// past 1 MiB: the half sent is 3 MiB, the state is saved every MiB.
-	saved := waitForSavedState(t, opts, ri.layer, 1<<20, exited)
+	// Wait (no time limit but the test's) until the child wrote all the
+	// registry sent, half the layer: a SIGKILL must lose none of it.
+	half := ri.layerSize / 2
+	saved := waitForKeptBytes(t, opts, ri.layer, half, exited)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -179,27 +180,27 @@ func TestResumeAfterKill(t *testing.T) {
 	if res.Images[0].ID != enginetest.ID(t, ri.img) {
 		t.Errorf("pulled %s", res.Images[0].ID)
 	}
-	if res.Transfer.BytesResumed < saved {
-		t.Errorf("BytesResumed = %d, the child had saved %d", res.Transfer.BytesResumed, saved)
+	if saved != half || res.Transfer.BytesResumed != half {
+		t.Errorf("BytesResumed = %d, the child had written %d, want the %d bytes the registry sent", res.Transfer.BytesResumed, saved, half)
 	}
 	if got, want := reg.Requests.BlobBytes(), ri.layerSize-res.Transfer.BytesResumed+ri.configSize; got != want {
 		t.Errorf("the registry served %d blob bytes after the kill, want %d", got, want)
 	}
 }
 
-// waitForSavedState polls the partial's state file until its offset
-// reaches min, and returns it.
-func waitForSavedState(t *testing.T, opts engine.Options, d digest.Digest, min int64, exited chan error) int64 {
+// waitForKeptBytes polls the partial's data file until it holds at least
+// min bytes, and returns its size: what a restart keeps of a first
+// download (every byte written; see internal/blobresume).
+func waitForKeptBytes(t *testing.T, opts engine.Options, d digest.Digest, min int64, exited chan error) int64 {
 	t.Helper()
-	path := filepath.Join(opts.RootDir, "resume", d.Encoded()+".state")
+	path := filepath.Join(opts.RootDir, "resume", d.Encoded()+".data")
 	for {
-		var st struct{ Offset int64 }
-		if raw, err := os.ReadFile(path); err == nil && json.Unmarshal(raw, &st) == nil && st.Offset >= min {
-			return st.Offset
+		if fi, err := os.Stat(path); err == nil && fi.Size() >= min {
+			return fi.Size()
 		}
 		select {
 		case err := <-exited:
-			t.Fatalf("the child ended before saving a partial: %v", err)
+			t.Fatalf("the child ended before keeping a partial: %v", err)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -534,7 +535,7 @@ func TestResumeAfterCancel(t *testing.T) {
 		_, err := e.Pull(ctx, name, policy.Always, nil)
 		done <- err
 	}()
-	waitForSavedState(t, opts, ri.layer, 1<<20, done)
+	waitForKeptBytes(t, opts, ri.layer, 1<<20, done)
 	cancel()
 	if err := <-done; pullerrors.Classify(err) != pullerrors.Canceled {
 		t.Fatalf("the canceled pull: %v", err)

@@ -12,13 +12,18 @@
 //	<hex>.lock   flock(2) target: one user of a partial at a time, across
 //	             processes
 //
-// The state is written (atomically, by rename) at intervals while bytes
-// arrive and when a download stops, and always describes a prefix of the
-// data file, so a SIGKILL loses at most one interval.
-//
 // Hashing costs CPU on every download, and the consumer of a blob (here
 // containers/image) verifies its digest anyway, so a first download is not
-// hashed: its state holds the offset only. A resumed download is: its
+// hashed. Its state is written once, with its first bytes, and says only
+// which blob the data file holds: every byte in the data file is kept (a
+// SIGKILL cannot tear a write that returned), so no state needs saving
+// while it grows. Saving it every megabyte, atomically by rename, cost a
+// cold pull 2 % of its CPU time on ext4.
+//
+// A resumed download is hashed, and its state (written atomically, by
+// rename) holds the hash state at an offset: it is saved at intervals while
+// bytes arrive and when a download stops, and always describes a prefix of
+// the data file, so a SIGKILL loses at most one interval. Its
 // prefix is hashed while it is replayed to the consumer (a read that
 // happens anyway, after the request for the rest has gone out), then the
 // new bytes; from then on the saved state carries the hash, and a later
@@ -48,7 +53,8 @@ import (
 type Store struct {
 	dir string
 	// SaveEvery is how many bytes may arrive between two saves of a
-	// partial's state (what a SIGKILL can lose). Zero: DefaultSaveEvery.
+	// hashed partial's state (what a SIGKILL can lose of a resumed
+	// download; a first download loses nothing). Zero: DefaultSaveEvery.
 	SaveEvery int64
 	// SyncEvery is how many bytes may arrive between two fsyncs of the
 	// data (what a power loss can lose). Zero: DefaultSyncEvery.
@@ -181,12 +187,14 @@ func (p *Partial) restore() int64 {
 	if err != nil || fi.Size() < st.Offset {
 		return 0
 	}
-	if st.Hash != nil {
-		if p.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.Hash) != nil {
-			return 0
-		}
-		p.hashed = true
+	if st.Hash == nil {
+		// Not hashed: every byte on disk counts (see the package doc).
+		return min(fi.Size(), p.size)
 	}
+	if p.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.Hash) != nil {
+		return 0
+	}
+	p.hashed = true
 	return st.Offset
 }
 
@@ -261,12 +269,22 @@ func (p *Partial) Write(b []byte) (int, error) {
 		}
 		p.synced = p.off
 	}
-	if p.off-p.saved >= orDefault(p.s.SaveEvery, DefaultSaveEvery) {
+	if p.needsSave() {
 		if err := p.save(); err != nil {
 			return n, err
 		}
 	}
 	return n, nil
+}
+
+// needsSave reports whether the state must be saved now: a hashed partial
+// every SaveEvery bytes, an unhashed one once, when its data file first
+// holds bytes (see the package doc).
+func (p *Partial) needsSave() bool {
+	if !p.hashed {
+		return p.saved == 0 && p.off > 0
+	}
+	return p.off-p.saved >= orDefault(p.s.SaveEvery, DefaultSaveEvery)
 }
 
 func orDefault(v, def int64) int64 {

@@ -104,23 +104,53 @@ func TestSavedHashStateIsRestored(t *testing.T) {
 	}
 }
 
-// Without Close (a SIGKILL), the last saved state is where a resume starts;
-// bytes written after it are dropped.
-func TestKilledPartialResumesAtLastSave(t *testing.T) {
+// Without Close (a SIGKILL), a first download keeps every byte it wrote:
+// its state was saved once, with its first bytes, and names the blob only.
+func TestKilledFirstDownloadKeepsEveryByte(t *testing.T) {
 	s, _ := New(t.TempDir())
 	s.SaveEvery = 1000
 	b, d := blob(t, 5000)
 	p, _ := s.Open(d, 5000)
-	_, _ = p.Write(b[:1500]) // saves at 1500
+	_, _ = p.Write(b[:1500])
 	_, _ = p.Write(b[1500:1700])
-	unlock(p.lock) // the process dies: the lock goes, nothing else runs
-	p.lock = nil
+	kill(p)
 	q, err := s.Open(d, 5000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.Offset() != 1500 {
-		t.Fatalf("offset %d, want 1500", q.Offset())
+	if q.Offset() != 1700 {
+		t.Fatalf("offset %d, want 1700", q.Offset())
+	}
+	replay(t, q, b[:1700])
+	if _, err := q.Write(b[1700:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Complete(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Without Close (a SIGKILL), a resumed download starts again at its last
+// saved hash state; bytes written after it were never hashed and are
+// dropped.
+func TestKilledResumeRestartsAtLastSave(t *testing.T) {
+	s, _ := New(t.TempDir())
+	s.SaveEvery = 1000
+	b, d := blob(t, 5000)
+	p, _ := s.Open(d, 5000)
+	_, _ = p.Write(b[:500])
+	_ = p.Close()
+	p, _ = s.Open(d, 5000)
+	replay(t, p, b[:500])
+	_, _ = p.Write(b[500:1500]) // hashed: saves at 1500
+	_, _ = p.Write(b[1500:1700])
+	kill(p)
+	q, err := s.Open(d, 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !q.Verified() || q.Offset() != 1500 {
+		t.Fatalf("verified %v at %d, want true at 1500", q.Verified(), q.Offset())
 	}
 	replay(t, q, b[:1500])
 	if _, err := q.Write(b[1500:]); err != nil {
@@ -129,6 +159,12 @@ func TestKilledPartialResumesAtLastSave(t *testing.T) {
 	if err := q.Complete(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// kill ends p as a SIGKILL would: the lock goes, nothing else runs.
+func kill(p *Partial) {
+	unlock(p.lock)
+	p.lock = nil
 }
 
 func TestBusyAndOversize(t *testing.T) {
