@@ -22,7 +22,7 @@ func (st *pullState) pullAllTags(ctx context.Context) error {
 	}
 	repo := reference.TrimNamed(named)
 	if _, tagged := named.(reference.Tagged); tagged && !in.tagAdded {
-		return fmt.Errorf("%s: all tags were asked, so the name must not carry a tag: %w", in.raw, pullerrors.ErrInvalidArgument)
+		return pullerrors.Errorf(pullerrors.InvalidArgument, "%s: all tags were asked, so the name must not carry a tag", in.raw)
 	}
 	tags, err := st.listTags(ctx, repo)
 	if err != nil {

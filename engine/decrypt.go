@@ -84,7 +84,7 @@ func (k DecryptionKey) checked(i int) ([]byte, error) {
 	data := k.Key
 	switch {
 	case k.Path != "" && k.Key != nil:
-		return nil, fmt.Errorf("decryption key %d has both a path and bytes; give one: %w", i+1, pullerrors.ErrInvalidArgument)
+		return nil, pullerrors.Errorf(pullerrors.InvalidArgument, "decryption key %d has both a path and bytes; give one", i+1)
 	case k.Path != "":
 		name = "decryption key " + k.Path
 		var err error
@@ -93,7 +93,7 @@ func (k DecryptionKey) checked(i int) ([]byte, error) {
 		}
 	}
 	if encutils.IsPkcs11PrivateKey(data) {
-		return nil, fmt.Errorf("%s is a PKCS#11 key, which is not supported: %w", name, pullerrors.ErrInvalidArgument)
+		return nil, pullerrors.Errorf(pullerrors.InvalidArgument, "%s is a PKCS#11 key, which is not supported", name)
 	}
 	var pass []byte
 	if k.Passphrase != "" {
@@ -101,9 +101,9 @@ func (k DecryptionKey) checked(i int) ([]byte, error) {
 	}
 	if ok, err := encutils.IsPrivateKey(data, pass); !ok {
 		if encutils.IsPasswordError(err) {
-			return nil, fmt.Errorf("%s: the passphrase is missing or wrong: %w", name, pullerrors.ErrInvalidArgument)
+			return nil, pullerrors.Errorf(pullerrors.InvalidArgument, "%s: the passphrase is missing or wrong", name)
 		}
-		return nil, fmt.Errorf("%s is not a private key (PEM, DER or JWK): %w", name, pullerrors.ErrInvalidArgument)
+		return nil, pullerrors.Errorf(pullerrors.InvalidArgument, "%s is not a private key (PEM, DER or JWK)", name)
 	}
 	return data, nil
 }
@@ -123,9 +123,9 @@ func (d decryption) explain(err error) error {
 	}
 	switch d.keys {
 	case 0:
-		return fmt.Errorf("layer %s is encrypted and no decryption key was given: %w", m[1], pullerrors.ErrDecryption)
+		return pullerrors.Errorf(pullerrors.Decryption, "layer %s is encrypted and no decryption key was given", m[1])
 	case 1:
-		return fmt.Errorf("layer %s is encrypted and the decryption key given does not open it: %w", m[1], pullerrors.ErrDecryption)
+		return pullerrors.Errorf(pullerrors.Decryption, "layer %s is encrypted and the decryption key given does not open it", m[1])
 	}
-	return fmt.Errorf("layer %s is encrypted and none of the %d decryption keys given opens it: %w", m[1], d.keys, pullerrors.ErrDecryption)
+	return pullerrors.Errorf(pullerrors.Decryption, "layer %s is encrypted and none of the %d decryption keys given opens it", m[1], d.keys)
 }

@@ -84,6 +84,16 @@ func parseInput(name string) (input, error) {
 	return in, nil
 }
 
+// qualifiedName is a qualified input's name, parsed, with ":latest" when it
+// has neither tag nor digest: the one name to look up and to pull.
+func (in input) qualifiedName() (reference.Named, error) {
+	named, err := reference.ParseNormalizedNamed(in.name)
+	if err != nil {
+		return nil, invalidReference(in.raw, err)
+	}
+	return reference.TagNameOnly(named), nil
+}
+
 // nameOnly reports whether s is a repository name without tag or digest.
 func nameOnly(s string) bool {
 	named, err := reference.ParseNormalizedNamed(s)

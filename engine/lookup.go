@@ -88,11 +88,11 @@ func fits(l *local, pinned *platform.Platform) bool {
 // otherwise the name itself (":latest" added).
 func localCandidates(sys *types.SystemContext, in input) ([]reference.Named, error) {
 	if in.qualified {
-		named, err := reference.ParseNormalizedNamed(in.name)
+		named, err := in.qualifiedName()
 		if err != nil {
-			return nil, invalidReference(in.raw, err)
+			return nil, err
 		}
-		return []reference.Named{reference.TagNameOnly(named)}, nil
+		return []reference.Named{named}, nil
 	}
 	names, err := shortnames.ResolveLocally(sys, in.name)
 	if err != nil {

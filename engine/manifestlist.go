@@ -50,18 +50,14 @@ func (st *pullState) pullList(ctx context.Context, named reference.Named) error 
 	if err != nil {
 		return invalidReference(named.String(), err)
 	}
-	raw, mime, err := fetchManifest(ctx, &st.sys, src)
+	top, err := fetchTopManifest(ctx, &st.sys, src)
 	if err != nil {
 		return err
 	}
-	if !manifest.MIMETypeIsMultiImage(mime) {
-		return fmt.Errorf("%s is a single image, not a manifest list: %w", named, pullerrors.ErrUnsupported)
+	if top.list == nil {
+		return pullerrors.Errorf(pullerrors.Unsupported, "%s is a single image, not a manifest list", named)
 	}
-	list, err := manifest.ListFromBlob(raw, mime)
-	if err != nil {
-		return fmt.Errorf("parsing the manifest list of %s: %w", named, pullerrors.Wrap(pullerrors.Integrity, err))
-	}
-	instances, err := chooseInstances(list, &st.o)
+	instances, err := chooseInstances(top.list, &st.o)
 	if err != nil {
 		return fmt.Errorf("%s: %w", named, err)
 	}
@@ -73,7 +69,7 @@ func (st *pullState) pullList(ctx context.Context, named reference.Named) error 
 		}
 		images = append(images, st.e.describe(ctx, &st.sys, img, d))
 	}
-	listID, err := st.e.storeList(named, raw)
+	listID, err := st.e.storeList(named, top.raw)
 	if err != nil {
 		return err
 	}
@@ -118,7 +114,7 @@ func chooseInstances(list manifest.List, o *PullOptions) ([]digest.Digest, error
 	for _, want := range o.Platforms {
 		i, ok := platform.Choose(platform.Normalize(want), offered)
 		if !ok {
-			return nil, fmt.Errorf("no image for %s in the manifest list: %w", want, pullerrors.ErrPlatformNotFound)
+			return nil, pullerrors.Errorf(pullerrors.PlatformNotFound, "no image for %s in the manifest list", want)
 		}
 		if !slices.Contains(out, all[i]) {
 			out = append(out, all[i])

@@ -29,24 +29,20 @@ func (e *Engine) remoteMatches(ctx context.Context, sys *types.SystemContext, sr
 		// reuses every blob.)
 		return false, nil
 	}
-	raw, mime, err := fetchManifest(ctx, sys, src)
+	top, err := fetchTopManifest(ctx, sys, src)
 	if err != nil {
 		return false, err
 	}
-	if d, err = manifest.Digest(raw); err != nil {
+	if d, err = manifest.Digest(top.raw); err != nil {
 		return false, err
 	}
 	if hasDigest(loc.image, d) {
 		return true, nil
 	}
-	if !manifest.MIMETypeIsMultiImage(mime) {
+	if top.list == nil {
 		return false, nil
 	}
-	list, err := manifest.ListFromBlob(raw, mime)
-	if err != nil {
-		return false, err
-	}
-	instance, err := list.ChooseInstance(sys)
+	instance, err := top.list.ChooseInstance(sys)
 	if err != nil {
 		return false, err
 	}

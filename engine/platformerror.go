@@ -7,7 +7,6 @@ import (
 
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/platform"
-	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/types"
 )
 
@@ -26,20 +25,13 @@ func (e *Engine) platformNotFound(ctx context.Context, sys *types.SystemContext,
 
 // listPlatforms returns the platforms of the manifest list src names.
 func listPlatforms(ctx context.Context, sys *types.SystemContext, src types.ImageReference) ([]string, error) {
-	raw, mime, err := fetchManifest(ctx, sys, src)
-	if err != nil {
-		return nil, err
-	}
-	if !manifest.MIMETypeIsMultiImage(mime) {
-		return nil, nil
-	}
-	list, err := manifest.ListFromBlob(raw, mime)
-	if err != nil {
+	top, err := fetchTopManifest(ctx, sys, src)
+	if err != nil || top.list == nil {
 		return nil, err
 	}
 	var out []string
-	for _, d := range list.Instances() {
-		info, err := list.Instance(d)
+	for _, d := range top.list.Instances() {
+		info, err := top.list.Instance(d)
 		if err != nil || info.ReadOnly.Platform == nil {
 			continue
 		}

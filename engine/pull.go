@@ -128,7 +128,7 @@ func (st *pullState) dispatch(ctx context.Context) error {
 		return st.pullName(ctx)
 	}
 	if decide.Decide(decide.Situation{Policy: st.policy, Request: st.request}) == decide.FailNeedsRegistry {
-		return fmt.Errorf("%s needs the registry, which policy never forbids: %w", requestText[st.request], pullerrors.ErrInvalidArgument)
+		return pullerrors.Errorf(pullerrors.InvalidArgument, "%s needs the registry, which policy never forbids", requestText[st.request])
 	}
 	switch st.request {
 	case decide.RequestTransport:
@@ -162,7 +162,7 @@ func (st *pullState) pullName(ctx context.Context) error {
 	case decide.FailNotLocal:
 		return notLocal(st.in, effective)
 	case decide.FailAlwaysByID:
-		return fmt.Errorf("pull policy is always but image has been referred to by ID (%s): %w", st.in.raw, pullerrors.ErrInvalidArgument)
+		return pullerrors.Errorf(pullerrors.InvalidArgument, "pull policy is always but image has been referred to by ID (%s)", st.in.raw)
 	default:
 		if loc != nil && loc.corrupted != nil {
 			loc = nil

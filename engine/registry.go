@@ -11,6 +11,7 @@ import (
 	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
 )
@@ -107,12 +108,31 @@ func (st *pullState) tryCandidate(ctx context.Context, named reference.Named, lo
 	return img, pulled, err
 }
 
-// fetchManifest GETs src's top-level manifest.
-func fetchManifest(ctx context.Context, sys *types.SystemContext, src types.ImageReference) ([]byte, string, error) {
+// topManifest is a registry's top-level manifest: its bytes, and the list
+// they parse to when it is a manifest list (nil for a single image).
+type topManifest struct {
+	raw  []byte
+	list manifest.List
+}
+
+// fetchTopManifest GETs src's top-level manifest and parses it when it is
+// a list. A list that does not parse is an Integrity error.
+func fetchTopManifest(ctx context.Context, sys *types.SystemContext, src types.ImageReference) (topManifest, error) {
 	is, err := src.NewImageSource(ctx, sys)
 	if err != nil {
-		return nil, "", err
+		return topManifest{}, err
 	}
 	defer is.Close()
-	return is.GetManifest(ctx, nil)
+	raw, mime, err := is.GetManifest(ctx, nil)
+	if err != nil {
+		return topManifest{}, err
+	}
+	top := topManifest{raw: raw}
+	if !manifest.MIMETypeIsMultiImage(mime) {
+		return top, nil
+	}
+	if top.list, err = manifest.ListFromBlob(raw, mime); err != nil {
+		return topManifest{}, pullerrors.Errorf(pullerrors.Integrity, "parsing the manifest list of %s: %w", describeRef(src), err)
+	}
+	return top, nil
 }

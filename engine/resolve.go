@@ -8,7 +8,6 @@ package engine
 // pullState and check nothing.
 
 import (
-	"fmt"
 	"time"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
@@ -40,7 +39,7 @@ func (st *pullState) resolveOptions(cfg *settings) error {
 		return err
 	}
 	if o.MaxRetries != nil && *o.MaxRetries < 0 {
-		return fmt.Errorf("MaxRetries %d is negative: %w", *o.MaxRetries, pullerrors.ErrInvalidArgument)
+		return pullerrors.Errorf(pullerrors.InvalidArgument, "MaxRetries %d is negative", *o.MaxRetries)
 	}
 	st.retries.max, st.retries.delay, st.retries.fixed = retryLimits(cfg.conf, o)
 	if st.request, err = requestOf(st.in, o); err != nil {
@@ -59,9 +58,9 @@ func (st *pullState) resolveOptions(cfg *settings) error {
 func applyCredentials(sys *types.SystemContext, o *PullOptions) error {
 	switch {
 	case o.IdentityToken != "" && (o.Username != "" || o.Password != ""):
-		return fmt.Errorf("an identity token and a username/password were both given; use one: %w", pullerrors.ErrInvalidArgument)
+		return pullerrors.Errorf(pullerrors.InvalidArgument, "an identity token and a username/password were both given; use one")
 	case o.Password != "" && o.Username == "":
-		return fmt.Errorf("a password was given without a username: %w", pullerrors.ErrInvalidArgument)
+		return pullerrors.Errorf(pullerrors.InvalidArgument, "a password was given without a username")
 	case o.IdentityToken != "":
 		sys.DockerAuthConfig = &types.DockerAuthConfig{IdentityToken: o.IdentityToken}
 	case o.Username != "":
@@ -98,7 +97,7 @@ func (st *pullState) applyRegistryCredentials() error {
 		return nil
 	}
 	if st.o.AuthFilePath != "" {
-		return fmt.Errorf("RegistryCredentials and AuthFilePath were both given; use one: %w", pullerrors.ErrInvalidArgument)
+		return pullerrors.Errorf(pullerrors.InvalidArgument, "RegistryCredentials and AuthFilePath were both given; use one")
 	}
 	path, remove, err := writeRegistryCredentials(st.e.sys.BigFilesTemporaryDir, st.o.RegistryCredentials)
 	if err != nil {
@@ -149,16 +148,16 @@ func requestOf(in input, o *PullOptions) (decide.Request, error) {
 	switch {
 	case in.transportRef != nil:
 		if o.AllTags || severalPlatforms {
-			return 0, fmt.Errorf("pulling all tags or several platforms is not supported for the %s transport: %w", in.transportRef.Transport().Name(), pullerrors.ErrUnsupported)
+			return 0, pullerrors.Errorf(pullerrors.Unsupported, "pulling all tags or several platforms is not supported for the %s transport", in.transportRef.Transport().Name())
 		}
 		return decide.RequestTransport, nil
 	case severalPlatforms:
 		if in.id != "" || o.AllTags || !o.Platform.IsZero() {
-			return 0, fmt.Errorf("several platforms are pulled by registry name, without AllTags or Platform: %w", pullerrors.ErrInvalidArgument)
+			return 0, pullerrors.Errorf(pullerrors.InvalidArgument, "several platforms are pulled by registry name, without AllTags or Platform")
 		}
 		return decide.RequestPlatforms, nil
 	case o.AllTags && in.id != "":
-		return 0, fmt.Errorf("pulling all tags of an image ID: %w", pullerrors.ErrInvalidArgument)
+		return 0, pullerrors.Errorf(pullerrors.InvalidArgument, "pulling all tags of an image ID")
 	case o.AllTags:
 		return decide.RequestAllTags, nil
 	}
@@ -169,7 +168,7 @@ func requestOf(in input, o *PullOptions) (decide.Request, error) {
 func maxTags(n int) (int, error) {
 	switch {
 	case n < 0:
-		return 0, fmt.Errorf("MaxTags %d is negative: %w", n, pullerrors.ErrInvalidArgument)
+		return 0, pullerrors.Errorf(pullerrors.InvalidArgument, "MaxTags %d is negative", n)
 	case n == 0:
 		return DefaultMaxTags, nil
 	}

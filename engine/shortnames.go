@@ -28,11 +28,11 @@ func (st *pullState) pullCandidates(loc *local) ([]reference.Named, error) {
 		return []reference.Named{named}, nil
 	}
 	if in.qualified {
-		named, err := reference.ParseNormalizedNamed(in.name)
+		named, err := in.qualifiedName()
 		if err != nil {
-			return nil, invalidReference(in.raw, err)
+			return nil, err
 		}
-		return []reference.Named{reference.TagNameOnly(named)}, nil
+		return []reference.Named{named}, nil
 	}
 	return resolveShortName(&st.sys, in.name)
 }
@@ -61,8 +61,8 @@ func resolveShortName(sys *types.SystemContext, name string) ([]reference.Named,
 		for i, n := range names {
 			list[i] = n.String()
 		}
-		return nil, fmt.Errorf("short name %q is ambiguous and short-name-mode is enforcing: it could be any of %s; use a fully qualified name or add an alias in registries.conf: %w",
-			name, strings.Join(list, ", "), pullerrors.ErrInvalidReference)
+		return nil, pullerrors.Errorf(pullerrors.InvalidReference, "short name %q is ambiguous and short-name-mode is enforcing: it could be any of %s; use a fully qualified name or add an alias in registries.conf",
+			name, strings.Join(list, ", "))
 	}
 	return names, nil
 }

@@ -77,9 +77,9 @@ func checkDriver(root, driver, from string) error {
 	if len(prior) == 0 || slices.Contains(prior, driver) {
 		return nil
 	}
-	return fmt.Errorf("the store at %s holds images of the %s driver, but %s is %q: "+
-		"it would start an empty store beside them; use --storage-driver %s (GraphDriver), or another root: %w",
-		root, strings.Join(prior, ", "), from, driver, prior[0], pullerrors.ErrInvalidArgument)
+	return pullerrors.Errorf(pullerrors.InvalidArgument, "the store at %s holds images of the %s driver, but %s is %q: "+
+		"it would start an empty store beside them; use --storage-driver %s (GraphDriver), or another root",
+		root, strings.Join(prior, ", "), from, driver, prior[0])
 }
 
 // priorDrivers lists the drivers whose layer store exists under root

@@ -257,29 +257,18 @@ func sourcePath(ref types.ImageReference) string {
 // it (c/image extracts the whole archive to read it).
 func archiveIndex(archivePath string) (imgspecv1.Index, error) {
 	var index imgspecv1.Index
-	f, err := os.Open(archivePath)
-	if err != nil {
-		return index, err
-	}
-	defer f.Close()
-	r, _, err := compression.AutoDecompress(f)
-	if err != nil {
-		return index, err
-	}
-	defer r.Close()
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			if err == io.EOF {
-				err = os.ErrNotExist
-			}
-			return index, err
+	found := false
+	err := walkArchive(archivePath, func(h *tar.Header, body io.Reader) (bool, error) {
+		if path.Clean(h.Name) != "index.json" {
+			return false, nil
 		}
-		if path.Clean(h.Name) == "index.json" {
-			return index, json.NewDecoder(io.LimitReader(tr, 4<<20)).Decode(&index)
-		}
+		found = true
+		return true, json.NewDecoder(io.LimitReader(body, 4<<20)).Decode(&index)
+	})
+	if err == nil && !found {
+		err = os.ErrNotExist
 	}
+	return index, err
 }
 
 // checkOCIArchive refuses an oci-archive that c/image could not extract
@@ -288,40 +277,64 @@ func archiveIndex(archivePath string) (imgspecv1.Index, error) {
 // entry "x -> /etc" followed by a file "x/y" writes /etc/y (as root,
 // anywhere). An OCI layout holds only directories and regular files with
 // relative names, so anything else (links, devices, absolute or ".."
-// names) is refused before the extraction, with the entry named. A missing
-// or unreadable file is left for c/image to report.
+// names) is refused before the extraction, with the entry named. A missing,
+// unreadable or corrupt file is left for c/image to report.
 //
 // The archive is read twice (here, and by the extraction): a sequential
 // read, cheap beside the extraction and the copy.
 func checkOCIArchive(archivePath string) error {
+	var refusal error
+	_ = walkArchive(archivePath, func(h *tar.Header, _ io.Reader) (bool, error) {
+		refusal = refuseEntry(h)
+		return refusal != nil, nil
+	})
+	return refusal
+}
+
+// refuseEntry is why an oci-archive's entry h cannot be extracted safely,
+// or nil.
+func refuseEntry(h *tar.Header) error {
+	name := path.Clean(h.Name)
+	switch {
+	case h.Typeflag == tar.TypeXGlobalHeader:
+		return nil
+	case path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../"):
+		return pullerrors.Errorf(pullerrors.InvalidArgument, "refusing the oci-archive: entry %q is outside the archive", h.Name)
+	case h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeDir:
+		what := "a symlink"
+		if h.Typeflag != tar.TypeSymlink {
+			what = fmt.Sprintf("of tar type %q", h.Typeflag)
+		}
+		return pullerrors.Errorf(pullerrors.InvalidArgument, "refusing the oci-archive: entry %q is %s (an OCI layout holds only files and directories, and extracting a link could write outside the extraction directory)", h.Name, what)
+	}
+	return nil
+}
+
+// walkArchive reads the tar archive at archivePath (compressed or not) and
+// calls visit for each entry in order, until visit reports done or fails.
+// It returns visit's error, or the archive's (nil at its end).
+func walkArchive(archivePath string, visit func(h *tar.Header, body io.Reader) (done bool, err error)) error {
 	f, err := os.Open(archivePath)
 	if err != nil {
-		return nil
+		return err
 	}
 	defer f.Close()
 	r, _, err := compression.AutoDecompress(f)
 	if err != nil {
-		return nil
+		return err
 	}
 	defer r.Close()
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
-		if err != nil {
-			return nil // EOF, or a corrupt tar c/image will report
+		if err == io.EOF {
+			return nil
 		}
-		name := path.Clean(h.Name)
-		switch {
-		case h.Typeflag == tar.TypeXGlobalHeader:
-			continue
-		case path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../"):
-			return pullerrors.Errorf(pullerrors.InvalidArgument, "refusing the oci-archive: entry %q is outside the archive", h.Name)
-		case h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeDir:
-			what := "a symlink"
-			if h.Typeflag != tar.TypeSymlink {
-				what = fmt.Sprintf("of tar type %q", h.Typeflag)
-			}
-			return pullerrors.Errorf(pullerrors.InvalidArgument, "refusing the oci-archive: entry %q is %s (an OCI layout holds only files and directories, and extracting a link could write outside the extraction directory)", h.Name, what)
+		if err != nil {
+			return err
+		}
+		if done, err := visit(h, tr); done || err != nil {
+			return err
 		}
 	}
 }

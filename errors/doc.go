@@ -70,9 +70,13 @@
 //
 // # Marking errors at the source
 //
-// Code that knows the kind of an error it creates marks it with Wrap,
-// Errorf or a wrapped sentinel (fmt.Errorf("...: %w", ErrNotFound)); such a
-// mark decides the kind before anything else in the chain is looked at.
+// Code that knows the kind of an error it creates marks it with Errorf (a
+// new message) or Wrap (an error of its own, such as a type callers reach
+// with errors.As); such a mark decides the kind before anything else in the
+// chain is looked at. This module marks every error that way. A sentinel
+// wrapped with %w (fmt.Errorf("...: %w", ErrNotFound)) is classified the
+// same, for code outside the module; inside, the sentinels are for
+// errors.Is.
 // Fault-handling code that sees a Retry-After header attaches it with
 // WithRetryAfter (ParseRetryAfter reads both header forms).
 package pullerrors

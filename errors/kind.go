@@ -64,8 +64,9 @@ func (s sentinel) Error() string { return Kind(s).String() }
 // Kind returns the kind the sentinel stands for.
 func (s sentinel) Kind() Kind { return Kind(s) }
 
-// One sentinel per kind: wrap them (fmt.Errorf("...: %w", ErrNotFound)) to
-// classify an error at its source, test them with errors.Is.
+// One sentinel per kind, to test an error's kind with errors.Is. Mark an
+// error at its source with Errorf or Wrap (see "Marking errors at the
+// source" in the package doc).
 var (
 	ErrInternal         error = sentinel(Internal)
 	ErrInvalidReference error = sentinel(InvalidReference)

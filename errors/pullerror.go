@@ -352,6 +352,8 @@ func (e *PullError) summary() string {
 		s = "canceled"
 	case Integrity:
 		s = "integrity check failed"
+	case Decryption:
+		s = "decryption failed"
 	case TLS:
 		s = "TLS error"
 	case Unsupported:

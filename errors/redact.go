@@ -55,16 +55,32 @@ func Redact(s string) string {
 	return s
 }
 
+// redactUserinfo replaces the userinfo of URLs ("scheme://user:pass@").
 func redactUserinfo(s string) string {
+	return replaceUserinfo(s, urlUserinfo, func(s string, loc []int) int {
+		return strings.Index(s[loc[0]:loc[1]], "://") + loc[0] + len("://")
+	})
+}
+
+// redactBareUserinfo replaces the "user:password" of scheme-less names.
+func redactBareUserinfo(s string) string {
+	return replaceUserinfo(s, bareUserinfo, func(_ string, loc []int) int {
+		return loc[4] // the userinfo group
+	})
+}
+
+// replaceUserinfo replaces, in each match of re (which ends with the '@'),
+// the userinfo from start(s, match) on with "xxxxx@"; a match followed by
+// a digest ("busybox@sha256:...") is not userinfo and stays.
+func replaceUserinfo(s string, re *regexp.Regexp, start func(s string, loc []int) int) string {
 	var b strings.Builder
 	last := 0
-	for _, loc := range urlUserinfo.FindAllStringIndex(s, -1) {
-		start, end := loc[0], loc[1]
+	for _, loc := range re.FindAllStringSubmatchIndex(s, -1) {
+		end := loc[1]
 		if digestAfterAt.MatchString(s[end:]) {
 			continue
 		}
-		sep := strings.Index(s[start:end], "://") + start + len("://")
-		b.WriteString(s[last:sep])
+		b.WriteString(s[last:start(s, loc)])
 		b.WriteString(redacted + "@")
 		last = end
 	}
@@ -81,22 +97,3 @@ func looksLikeToken(s string) bool {
 	return strings.ContainsAny(s, "0123456789+/=._~-")
 }
 
-// redactBareUserinfo replaces the "user:password" of scheme-less names.
-func redactBareUserinfo(s string) string {
-	var b strings.Builder
-	last := 0
-	for _, loc := range bareUserinfo.FindAllStringSubmatchIndex(s, -1) {
-		start, end := loc[4], loc[1] // the userinfo group, through the '@'
-		if digestAfterAt.MatchString(s[end:]) {
-			continue
-		}
-		b.WriteString(s[last:start])
-		b.WriteString(redacted + "@")
-		last = end
-	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}

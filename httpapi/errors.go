@@ -115,7 +115,6 @@ type badRequest struct{ msg string }
 
 func (e *badRequest) Error() string { return e.msg }
 
-// Unwrap classifies it as an invalid argument.
-func (e *badRequest) Unwrap() error { return pullerrors.ErrInvalidArgument }
-
-func badRequestf(msg string) error { return &badRequest{msg: msg} }
+func badRequestf(msg string) error {
+	return pullerrors.Wrap(pullerrors.InvalidArgument, &badRequest{msg: msg})
+}

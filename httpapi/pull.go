@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -216,7 +215,7 @@ func (h *handler) pullStream(w http.ResponseWriter, r *http.Request, req *pullRe
 // event.
 func (h *handler) finishWithoutEvent(w http.ResponseWriter, r *http.Request, s *stream, res *engine.Result, err error) (int, error) {
 	if err == nil && res == nil {
-		err = fmt.Errorf("internal error: the pull returned no result: %w", pullerrors.ErrInternal)
+		err = pullerrors.Errorf(pullerrors.Internal, "internal error: the pull returned no result")
 	}
 	if err != nil && !s.committed() {
 		return h.failEarly(w, r, err, s.req.compatMode), err

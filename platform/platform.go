@@ -177,15 +177,12 @@ type parseError struct {
 }
 
 func parseErrorf(input, format string, args ...any) error {
-	return &parseError{input: input, reason: fmt.Sprintf(format, args...)}
+	return pullerrors.Wrap(pullerrors.InvalidArgument, &parseError{input: input, reason: fmt.Sprintf(format, args...)})
 }
 
 func (e *parseError) Error() string {
 	return fmt.Sprintf("invalid platform %q: %s; %s", e.input, e.reason, acceptedForms)
 }
-
-// Unwrap classifies the error as pullerrors.ErrInvalidArgument.
-func (e *parseError) Unwrap() error { return pullerrors.ErrInvalidArgument }
 
 // MustParse is Parse for values known to be valid, such as constants in
 // tests and package-level variables; it panics if s does not parse.

@@ -63,7 +63,7 @@ func (p Policy) Validate() error {
 	if p.valid() {
 		return nil
 	}
-	return fmt.Errorf("unsupported pull policy %d: %w", int(p), pullerrors.ErrInvalidArgument)
+	return pullerrors.Errorf(pullerrors.InvalidArgument, "unsupported pull policy %d", int(p))
 }
 
 // spellings maps every accepted word to its policy: Podman's spellings
@@ -92,7 +92,7 @@ const Accepted = "always|true, missing|ifmissing|ifnotpresent, newer|ifnewer, ne
 func Parse(s string) (Policy, error) {
 	p, ok := spellings[strings.ToLower(strings.TrimSpace(s))]
 	if !ok {
-		return Default, fmt.Errorf("unsupported pull policy %q (accepted: %s): %w", s, Accepted, pullerrors.ErrInvalidArgument)
+		return Default, pullerrors.Errorf(pullerrors.InvalidArgument, "unsupported pull policy %q (accepted: %s)", s, Accepted)
 	}
 	return p, nil
 }
