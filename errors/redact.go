@@ -96,4 +96,3 @@ func replaceUserinfo(s string, re *regexp.Regexp, start func(s string, loc []int
 func looksLikeToken(s string) bool {
 	return strings.ContainsAny(s, "0123456789+/=._~-")
 }
-
