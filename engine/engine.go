@@ -178,6 +178,18 @@ func New(opts Options) (*Engine, error) {
 		e.Close()
 		return nil, err
 	}
+	if err := e.setupDirs(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.setupResume(opts.Resume)
+	return e, nil
+}
+
+// setupDirs settles the directories of big temporary files and of the
+// blob-info cache (under the store unless the SystemContext names them),
+// and takes the Engine's private temporary directory.
+func (e *Engine) setupDirs() error {
 	if e.sys.BigFilesTemporaryDir == "" {
 		// The default, /var/tmp, may sit on another file system or be
 		// unwritable; the store's own tmp directory is neither.
@@ -188,8 +200,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	for _, dir := range []string{e.sys.BigFilesTemporaryDir, e.sys.BlobInfoCacheDir} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			e.Close()
-			return nil, fmt.Errorf("creating %s: %w", dir, pullerrors.Wrap(pullerrors.Storage, err))
+			return fmt.Errorf("creating %s: %w", dir, pullerrors.Wrap(pullerrors.Storage, err))
 		}
 	}
 	if dir, err := e.setupTmpDir(e.sys.BigFilesTemporaryDir); err != nil {
@@ -197,8 +208,7 @@ func New(opts Options) (*Engine, error) {
 	} else {
 		e.sys.BigFilesTemporaryDir = dir
 	}
-	e.setupResume(opts.Resume)
-	return e, nil
+	return nil
 }
 
 // loadSettings reads containers.conf and policy.json.

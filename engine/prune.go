@@ -126,21 +126,30 @@ func (e *Engine) unusedLayers() ([]storage.Layer, error) {
 	for _, c := range containers {
 		markUsed(c.LayerID)
 	}
+	var out []storage.Layer
+	for i := range layers {
+		if !used[layers[i].ID] {
+			out = append(out, layers[i])
+		}
+	}
+	return childrenFirst(out, byID), nil
+}
+
+// childrenFirst orders layers deepest first (a child before its parent:
+// storage refuses to delete a layer that has children). byID holds every
+// layer of the store; a broken parent chain is cut at its length.
+func childrenFirst(layers []storage.Layer, byID map[string]*storage.Layer) []storage.Layer {
 	depth := func(l *storage.Layer) int {
 		n := 0
-		for p := l; p != nil && n <= len(layers); p = byID[p.Parent] {
+		for p := l; p != nil && n <= len(byID); p = byID[p.Parent] {
 			n++
 		}
 		return n
 	}
-	var out []storage.Layer
-	depths := map[string]int{}
+	depths := make(map[string]int, len(layers))
 	for i := range layers {
-		if !used[layers[i].ID] {
-			out = append(out, layers[i])
-			depths[layers[i].ID] = depth(&layers[i])
-		}
+		depths[layers[i].ID] = depth(&layers[i])
 	}
-	slices.SortFunc(out, func(a, b storage.Layer) int { return depths[b.ID] - depths[a.ID] })
-	return out, nil
+	slices.SortFunc(layers, func(a, b storage.Layer) int { return depths[b.ID] - depths[a.ID] })
+	return layers
 }

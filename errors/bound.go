@@ -9,6 +9,7 @@ package pullerrors
 // registry could use to rewrite a terminal or forge log lines.
 
 import (
+	"github.com/pullengine/pullengine/internal/safetext"
 	"strconv"
 	"strings"
 	"syscall"
@@ -57,7 +58,7 @@ func Truncate(s string, limit int) string {
 func Sanitize(s string) string {
 	clean := true
 	for _, r := range s {
-		if unsafeRune(r) {
+		if safetext.Unsafe(r) {
 			clean = false
 			break
 		}
@@ -72,7 +73,7 @@ func Sanitize(s string) string {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			b.WriteString(`\x` + strconv.FormatUint(uint64(s[i])|0x100, 16)[1:])
-		case unsafeRune(r):
+		case safetext.Unsafe(r):
 			q := strconv.QuoteRuneToASCII(r)
 			b.WriteString(q[1 : len(q)-1])
 		default:
@@ -81,22 +82,6 @@ func Sanitize(s string) string {
 		i += size
 	}
 	return b.String()
-}
-
-// unsafeRune reports whether r must not reach a terminal or a log line
-// as is. utf8.RuneError is listed so that invalid bytes are looked at.
-func unsafeRune(r rune) bool {
-	switch {
-	case r == '\t':
-		return false
-	case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
-		return true
-	case r == 0x2028, r == 0x2029, // line and paragraph separators
-		r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, // bidi embeddings, overrides, isolates
-		r == utf8.RuneError:
-		return true
-	}
-	return false
 }
 
 // Clean is the text of an error (or any message) as this package repeats it:

@@ -2,24 +2,20 @@ package progress
 
 import (
 	"strings"
-	"unicode"
+
+	"github.com/pullengine/pullengine/internal/safetext"
 )
 
 // Sanitize makes text safe to print on a terminal: control characters
-// (ESC, BEL, CR, backspace, the C1 range, DEL ...) are dropped, so text
-// from a registry, an archive or an error message cannot move the cursor,
-// retitle the window or hide earlier lines; line breaks and tabs become
-// spaces, so one message stays one line; invalid UTF-8 becomes U+FFFD.
+// (ESC, BEL, CR, backspace, the C1 range, DEL ...) and bidirectional
+// overrides are dropped, so text from a registry, an archive or an error
+// message cannot move the cursor, retitle the window, hide earlier lines
+// or reorder what is shown; line breaks and tabs become spaces, so one
+// message stays one line; invalid UTF-8 becomes U+FFFD. The characters are
+// those pullerrors.Sanitize escapes.
 func Sanitize(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
-	clean := true
-	for _, r := range s {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			clean = false
-			break
-		}
-	}
-	if clean {
+	if !strings.ContainsFunc(s, unsafe) {
 		return s
 	}
 	var b strings.Builder
@@ -27,10 +23,16 @@ func Sanitize(s string) string {
 		switch {
 		case r == '\n' || r == '\t' || r == '\u2028' || r == '\u2029':
 			b.WriteByte(' ')
-		case unicode.IsControl(r):
+		case unsafe(r):
 		default:
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+// unsafe is safetext.Unsafe, with tabs (which would misalign a terminal's
+// columns) and without U+FFFD (which ToValidUTF8 put there to be seen).
+func unsafe(r rune) bool {
+	return r == '\t' || (r != '\uFFFD' && safetext.Unsafe(r))
 }

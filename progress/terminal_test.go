@@ -202,9 +202,10 @@ func TestTerminalTTYFailedMidTransfer(t *testing.T) {
 }
 
 // Text from the outside (a registry's error, an image name) cannot drive
-// the terminal: control characters are dropped in both modes.
+// the terminal: control characters and bidirectional overrides are
+// dropped in both modes.
 func TestTerminalStripsControlCharacters(t *testing.T) {
-	hostile := "bad\x1b]0;owned\x07\x1b[2J\x1b[1A\rgone\bx\u009b31m\nnext"
+	hostile := "bad\x1b]0;owned\x07\x1b[2J\x1b[1A\rgone\bx\u009b31m\u202e\nnext"
 	for _, tty := range []bool{false, true} {
 		var buf bytes.Buffer
 		term := NewTerminal(&buf, TerminalOptions{ForceTTY: tty, ForcePlain: !tty, Width: 200})
@@ -214,7 +215,7 @@ func TestTerminalStripsControlCharacters(t *testing.T) {
 		term.Emit(Event{Kind: Retrying, Message: hostile, Attempt: 1, MaxAttempts: 3, Delay: time.Second, Time: at(20)})
 		term.Emit(Event{Kind: Failed, Err: errors.New(hostile), Time: at(30)})
 		out := ansi.ReplaceAllString(buf.String(), "") // the renderer's own escapes
-		for _, c := range []string{"\x1b", "\x07", "\r", "\b", "\u009b"} {
+		for _, c := range []string{"\x1b", "\x07", "\r", "\b", "\u009b", "\u202e"} {
 			if strings.Contains(out, c) {
 				t.Errorf("tty=%t: %q reached the output: %q", tty, c, out)
 			}

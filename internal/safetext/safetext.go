@@ -1,0 +1,28 @@
+// Package safetext says which characters of untrusted text (a registry's
+// error, an image name, an archive's annotation) must not reach a terminal
+// or a log line as they are. pullerrors escapes them in messages; the
+// progress renderers drop them. One rule, so a character that is harmless
+// in one place is harmless in the other.
+package safetext
+
+import "unicode/utf8"
+
+// Unsafe reports whether r must not be printed as is: C0 controls other
+// than tab (ESC, BEL, CR, LF, ...), DEL, C1 controls (U+0080-U+009F, with
+// the 8-bit CSI U+009B), the Unicode line and paragraph separators, and the
+// bidirectional embeddings, overrides and isolates, which reorder what a
+// reader sees. utf8.RuneError is listed so that callers look at invalid
+// bytes.
+func Unsafe(r rune) bool {
+	switch {
+	case r == '\t':
+		return false
+	case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
+		return true
+	case r == 0x2028, r == 0x2029, // line and paragraph separators
+		r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, // bidi embeddings, overrides, isolates
+		r == utf8.RuneError:
+		return true
+	}
+	return false
+}
