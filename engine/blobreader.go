@@ -59,7 +59,7 @@ func (s *wrappedSource) resumable(ctx context.Context, info types.BlobInfo, cach
 	// Connect now, before the prefix is replayed: the registry starts
 	// sending the rest at once, however large the prefix.
 	if p.Offset() < p.Size() {
-		if err := b.connect(); errors.Is(err, errShortBody) {
+		if err := b.firstConnect(); errors.Is(err, errShortBody) {
 			// Declared bigger than the registry's blob: nothing to
 			// resume against; the digest check decides.
 			p.Discard()
@@ -70,6 +70,22 @@ func (s *wrappedSource) resumable(ctx context.Context, info types.BlobInfo, cach
 		}
 	}
 	return b, info.Size, nil
+}
+
+// firstConnect opens the blob's first connection. A registry that does not
+// answer within the stall timeout is reconnected as a stalled body would
+// be; any other failure is returned for containers/image's retry to judge.
+func (b *resumingBlob) firstConnect() error {
+	for {
+		err := b.connect()
+		if err == nil || errors.Is(err, errShortBody) {
+			return err
+		}
+		stalled := b.stalled.Load()
+		if err = b.stallError(err); !stalled || !b.retryable(err) {
+			return err
+		}
+	}
 }
 
 // Read hands on the prefix, then the network bytes.

@@ -440,6 +440,25 @@ func TestResumeStallForever(t *testing.T) {
 	}
 }
 
+// A registry that never answers a blob's first request (no status, no
+// headers) is a stall too: reconnected as a stalled body is, then a
+// Timeout, never a cancellation.
+func TestResumeNoAnswer(t *testing.T) {
+	ri := newResumeImage(t, 1<<20)
+	reg := enginetest.NewRegistry(t, enginetest.Stall(enginetest.Blob(ri.layer), -1))
+	reg.PushImage(t, "team/mute:v1", ri.img)
+	e := newEngine(t, enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg), enginetest.WithEngineOptions(func(o *engine.Options) {
+		o.Resume.StallTimeout = 100 * time.Millisecond
+	})))
+	_, err := e.Pull(context.Background(), reg.Host+"/team/mute:v1", policy.Always, &engine.PullOptions{MaxRetries: ptr(0)})
+	if k := pullerrors.Classify(err); k != pullerrors.Timeout {
+		t.Fatalf("kind %v, want Timeout: %v", k, err)
+	}
+	if n := blobGets(reg, ri.layer); n != 6 {
+		t.Errorf("layer GETs = %d, want 6 (one and five reconnections)", n)
+	}
+}
+
 // A manifest that declares a big layer larger than the registry's blob is
 // pulled (the digest names the content, as containers/image accepts), on
 // the resumable path too; nothing is kept.

@@ -18,11 +18,7 @@ import (
 // ranged request, n counts from the range's first byte.
 func CutAt(match RequestMatcher, times int, n int64) RegistryOption {
 	return Intercept(match, times, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		rec := record(next, r)
-		writeHead(w, rec)
-		body := rec.Body.Bytes()
-		_, _ = w.Write(body[:min(int64(len(body)), n)])
-		_ = http.NewResponseController(w).Flush()
+		sendPrefix(w, r, next, n)
 		closeConn(w)
 	})
 }
@@ -32,11 +28,7 @@ func CutAt(match RequestMatcher, times int, n int64) RegistryOption {
 // client gives up (or a minute passes): a registry that stops sending.
 func StallAt(match RequestMatcher, times int, n int64) RegistryOption {
 	return Intercept(match, times, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		rec := record(next, r)
-		writeHead(w, rec)
-		body := rec.Body.Bytes()
-		_, _ = w.Write(body[:min(int64(len(body)), n)])
-		_ = http.NewResponseController(w).Flush()
+		sendPrefix(w, r, next, n)
 		t := time.NewTimer(stallLimit)
 		defer t.Stop()
 		select {
@@ -44,6 +36,16 @@ func StallAt(match RequestMatcher, times int, n int64) RegistryOption {
 		case <-t.C:
 		}
 	})
+}
+
+// sendPrefix sends the real answer's status and headers and its first n
+// body bytes (fewer if the body is shorter), flushed to the client.
+func sendPrefix(w http.ResponseWriter, r *http.Request, next http.Handler, n int64) {
+	rec := record(next, r)
+	writeHead(w, rec)
+	body := rec.Body.Bytes()
+	_, _ = w.Write(body[:min(int64(len(body)), n)])
+	_ = http.NewResponseController(w).Flush()
 }
 
 // IgnoreRange serves the matching requests as if they had no Range
