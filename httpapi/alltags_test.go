@@ -7,11 +7,11 @@ import (
 	"github.com/pullengine/pullengine/enginetest"
 )
 
-// WithMaxTags(-1) refuses allTags before any request to the registry;
-// WithMaxTags(n) refuses a repository with more than n tags.
-func TestWithMaxTags(t *testing.T) {
+// MaxTags -1 refuses allTags before any request to the registry; MaxTags
+// n refuses a repository with more than n tags.
+func TestMaxTags(t *testing.T) {
 	t.Parallel()
-	off := newEnv(t, withHandlerOptions(WithMaxTags(-1)))
+	off := newEnv(t, withHandlerOptions(Options{MaxTags: -1}))
 	off.reg.Push(t, "team/app:v1", enginetest.Files{"a": "1"})
 	if a := off.pull(t, q("reference", off.ref("team/app"), "allTags", "true"), nil); a.status != 400 || !bytes.Contains(a.body, []byte("allTags is disabled")) {
 		t.Errorf("allTags refused: %d %s", a.status, a.body)
@@ -20,7 +20,7 @@ func TestWithMaxTags(t *testing.T) {
 		t.Errorf("%d tag listings", n)
 	}
 
-	capped := newEnv(t, withHandlerOptions(WithMaxTags(1)))
+	capped := newEnv(t, withHandlerOptions(Options{MaxTags: 1}))
 	capped.reg.Push(t, "team/app:v1", enginetest.Files{"a": "1"})
 	capped.reg.Push(t, "team/app:v2", enginetest.Files{"a": "2"})
 	if a := capped.pull(t, q("reference", capped.ref("team/app"), "allTags", "true", "quiet", "true"), nil); a.status != 400 || !bytes.Contains(a.body, []byte("more than 1 tags")) {

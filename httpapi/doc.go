@@ -17,14 +17,14 @@
 // decoder does (the Go bindings send them in lower case):
 //
 //	reference     the image to pull (required; registry names and image IDs,
-//	              and local transports the operator allowed: WithAllowedPaths,
-//	              WithAllowedStores; at most MaxReferenceLength bytes)
+//	              and local transports the operator allowed: Options.AllowedPaths,
+//	              Options.AllowedStores; at most MaxReferenceLength bytes)
 //	policy        always (the default, as libpod), missing, newer, never
 //	Arch, OS, Variant  the platform to choose from a manifest list
 //	tlsVerify     false to skip TLS verification (default: registries.conf)
 //	allTags       pull every tag of the repository
 //	retry         retries of a transient failure (default: containers.conf;
-//	              at most WithMaxRetries, DefaultMaxRetries by default)
+//	              at most Options.MaxRetries, DefaultMaxRetries by default)
 //	retryDelay    the first retry's delay, a Go duration ("2s")
 //	quiet         answer once, when the pull is over
 //	pullProgress  add per-blob progress lines
@@ -49,9 +49,10 @@
 //	invalid parameters, bad reference       400 before any pull
 //	a browser's request (Origin,            403 before any pull
 //	Sec-Fetch-Site), a foreign Host
-//	(WithHostCheck), a local path or store
-//	not allowed
-//	more pulls than WithMaxConcurrentPulls  429 with Retry-After, before any pull
+//	(Options.HostCheck), a local path or
+//	store not allowed
+//	more pulls than                         429 with Retry-After, before any pull
+//	Options.MaxConcurrentPulls
 //	failure before any blob moved           the classified status (pullerrors.HTTPStatus)
 //	                                        with libpod's body {"cause","message","response"}
 //	failure after streaming began           200, then a final line

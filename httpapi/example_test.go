@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,8 @@ import (
 //	    'http://d/v5.0.0/libpod/images/pull?reference=quay.io/libpod/alpine:latest'
 //
 // or `podman --remote --url unix:///run/pullengine.sock pull quay.io/libpod/alpine`.
+// httpapi.NewHandler(e) serves with the defaults; an Options value sets
+// the log and the limits.
 func ExampleNewHandler() {
 	e, err := engine.New(engine.Options{}) // the host's store and configuration
 	if err != nil {
@@ -31,5 +34,9 @@ func ExampleNewHandler() {
 	if err := os.Chmod("/run/pullengine.sock", 0o600); err != nil {
 		log.Fatal(err)
 	}
-	log.Fatal(http.Serve(l, httpapi.NewHandler(e)))
+	h := httpapi.NewHandler(e, httpapi.Options{
+		Logger:             slog.Default(),
+		MaxConcurrentPulls: 32, // more at once: 429 with Retry-After
+	})
+	log.Fatal(http.Serve(l, h))
 }

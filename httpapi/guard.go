@@ -16,7 +16,7 @@ import (
 )
 
 // DefaultMaxRetries is the largest retry parameter a pull request may give
-// unless WithMaxRetries says otherwise: a transient failure is retried at
+// unless Options.MaxRetries says otherwise: a transient failure is retried at
 // most this many times (the backoff doubles from retryDelay up to 30s).
 const DefaultMaxRetries = 10
 
@@ -29,45 +29,19 @@ const busyRetryAfter = 2 * time.Second
 // out.
 const maxEcho = 256
 
-// WithMaxRetries sets the largest retry parameter a pull request may give
-// (default DefaultMaxRetries); a request asking for more is answered 400.
-// Negative values count as zero.
-func WithMaxRetries(n int) Option {
-	return func(c *config) { c.maxRetries = max(n, 0) }
-}
-
-// WithMaxConcurrentPulls caps the pulls the handler runs at once; a pull
-// request past the cap is answered 429 Too Many Requests with a
-// Retry-After header, before any pull starts. Zero or less, the default:
-// no cap. (Pulls of one image still share one transfer in the engine; the
-// cap counts requests.)
-func WithMaxConcurrentPulls(n int) Option {
-	return func(c *config) {
-		c.maxPulls = nil
-		if n > 0 {
-			c.maxPulls = make(chan struct{}, n)
-		}
+// allowedHosts is the set of names a Host check accepts: localhost and
+// names, in lower case without a final dot.
+func allowedHosts(names []string) map[string]bool {
+	allowed := map[string]bool{"localhost": true}
+	for _, n := range names {
+		allowed[strings.ToLower(strings.TrimSuffix(n, "."))] = true
 	}
-}
-
-// WithHostCheck makes the handler refuse (403) every request whose Host
-// header is not an IP address, "localhost", or one of names: a web page
-// that rebinds its own DNS name to this server's address (DNS rebinding)
-// sends its own name as Host. Use it when serving over TCP; a unix socket
-// needs none (clients send any Host there, Podman's bindings send "d").
-func WithHostCheck(names ...string) Option {
-	return func(c *config) {
-		c.hostCheck = true
-		c.allowedHosts = map[string]bool{"localhost": true}
-		for _, n := range names {
-			c.allowedHosts[strings.ToLower(strings.TrimSuffix(n, "."))] = true
-		}
-	}
+	return allowed
 }
 
 // checkOrigin refuses browser requests — any request with an Origin
 // header, or a Sec-Fetch-Site other than "none" (a cross-site form POST
-// needs no CORS preflight) — and, with WithHostCheck, a Host that is not
+// needs no CORS preflight) — and, with Options.HostCheck, a Host that is not
 // an address, localhost or an allowed name. No client of the libpod API
 // sends either header; a web page the user visits does.
 func (h *handler) checkOrigin(r *http.Request) error {

@@ -34,10 +34,10 @@ func (v *env) doHost(t *testing.T, host string, header http.Header, ref string) 
 
 // Requests from browsers (an Origin header, a Sec-Fetch-Site other than
 // none) are refused with 403 before any pull; so are Hosts that are not
-// the server's with WithHostCheck (DNS rebinding). Addresses, localhost
+// the server's with Options.HostCheck (DNS rebinding). Addresses, localhost
 // and the names allowed pass.
 func TestBrowserAndHostRefused(t *testing.T) {
-	v := newEnv(t, withHandlerOptions(WithHostCheck("builder.internal")))
+	v := newEnv(t, withHandlerOptions(Options{HostCheck: true, AllowedHosts: []string{"builder.internal"}}))
 	v.reg.Push(t, "team/app:v1", enginetest.Files{"a": "1"})
 	ref := v.ref("team/app:v1")
 	refused := []struct {
@@ -68,7 +68,7 @@ func TestBrowserAndHostRefused(t *testing.T) {
 			t.Errorf("Host %q: status %d, want 200: %s", host, a.status, a.body)
 		}
 	}
-	// Without WithHostCheck (a unix socket), any Host passes; Origin never.
+	// Without Options.HostCheck (a unix socket), any Host passes; Origin never.
 	plain := newEnv(t)
 	plain.reg.Push(t, "team/app:v1", enginetest.Files{"a": "1"})
 	if a := plain.doHost(t, "d", nil, plain.ref("team/app:v1")); a.status != http.StatusOK {
@@ -77,11 +77,11 @@ func TestBrowserAndHostRefused(t *testing.T) {
 	plain.doHost(t, "d", http.Header{"Origin": {"https://evil.example"}}, plain.ref("team/app:v1")).errorBody(t, http.StatusForbidden)
 }
 
-// Past WithMaxConcurrentPulls, a pull is answered 429 with Retry-After
+// Past Options.MaxConcurrentPulls, a pull is answered 429 with Retry-After
 // before it starts; once a slot frees, pulls are served again.
 func TestConcurrentPullCap(t *testing.T) {
 	b := newBlocker(enginetest.Kind(enginetest.BlobGet))
-	v := newEnv(t, withRegistryOptions(enginetest.WithMiddleware(b.middleware)), withHandlerOptions(WithMaxConcurrentPulls(1)))
+	v := newEnv(t, withRegistryOptions(enginetest.WithMiddleware(b.middleware)), withHandlerOptions(Options{MaxConcurrentPulls: 1}))
 	v.reg.Push(t, "team/app:v1", enginetest.Files{"a": "1"})
 	v.reg.Push(t, "team/other:v1", enginetest.Files{"b": "2"})
 
@@ -112,7 +112,7 @@ func TestConcurrentPullCap(t *testing.T) {
 // retry above the server's limit is a 400 naming the limit; at the limit
 // the pull runs.
 func TestRetryCap(t *testing.T) {
-	v := newEnv(t, withHandlerOptions(WithMaxRetries(2)))
+	v := newEnv(t, withHandlerOptions(Options{MaxRetries: 2}))
 	v.reg.Push(t, "team/app:v1", enginetest.Files{"a": "1"})
 	m := v.pull(t, q("reference", v.ref("team/app:v1"), "retry", "3"), nil).errorBody(t, http.StatusBadRequest)
 	if !strings.Contains(m.Message, "at most 2") {
@@ -125,6 +125,11 @@ func TestRetryCap(t *testing.T) {
 	m = d.pull(t, q("reference", "x", "retry", "1000"), nil).errorBody(t, http.StatusBadRequest)
 	if !strings.Contains(m.Message, "at most 10") {
 		t.Errorf("default cap: %q", m.Message)
+	}
+	n := newEnv(t, withHandlerOptions(Options{MaxRetries: -1}))
+	m = n.pull(t, q("reference", "x", "retry", "1"), nil).errorBody(t, http.StatusBadRequest)
+	if !strings.Contains(m.Message, "at most 0") {
+		t.Errorf("negative cap: %q", m.Message)
 	}
 }
 

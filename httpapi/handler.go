@@ -24,14 +24,85 @@ const DefaultAPIVersion = "6.0.0"
 // handler serves, announced by /version.
 const minAPIVersion = "4.0.0"
 
-// Option configures NewHandler.
-type Option func(*config)
+// Options configure [NewHandler]. The zero value serves with the
+// defaults: no log, DefaultAPIVersion, no streaming delay, the engine's tag
+// limit, DefaultMaxRetries, no cap on pulls at once, no Host check, and
+// registry names and image IDs only.
+type Options struct {
+	// Logger receives the handler's log: one line per request that fails
+	// validation (debug) and per pull (info: reference, mode, status,
+	// error kind, duration). Credentials are never logged. Nil, the
+	// default, discards.
+	Logger *slog.Logger
 
+	// APIVersion is the libpod API version announced in the
+	// Libpod-API-Version header and by /version. Empty: DefaultAPIVersion.
+	// It must be 4.0.0 or later for Podman's clients to connect.
+	APIVersion string
+
+	// StreamingDelay bounds how long a streaming pull may wait for the
+	// registry before the handler commits to 200 and starts streaming, as
+	// Podman's 5-second timer does, for clients that give up when no
+	// header arrives. Zero (or less), the default, waits as long as it
+	// takes: failures before the first blob always carry their exact
+	// status.
+	StreamingDelay time.Duration
+
+	// MaxTags bounds the pulls of every tag of a repository (allTags=true):
+	// n > 0 refuses a repository with more than n tags (the engine's
+	// PullOptions.MaxTags); n < 0 refuses allTags altogether (400). Zero,
+	// the default, leaves the engine's limit (engine.DefaultMaxTags).
+	// Either way the engine bounds the listing's pages and bytes.
+	MaxTags int
+
+	// MaxRetries is the largest retry parameter a pull request may give; a
+	// request asking for more is answered 400. Zero: DefaultMaxRetries.
+	// Negative: no retries (a request asking for any is answered 400).
+	MaxRetries int
+
+	// MaxConcurrentPulls caps the pulls the handler runs at once; a pull
+	// request past the cap is answered 429 Too Many Requests with a
+	// Retry-After header, before any pull starts. Zero or less, the
+	// default: no cap. (Pulls of one image still share one transfer in the
+	// engine; the cap counts requests.)
+	MaxConcurrentPulls int
+
+	// HostCheck makes the handler refuse (403) every request whose Host
+	// header is not an IP address, "localhost", or one of AllowedHosts: a
+	// web page that rebinds its own DNS name to this server's address (DNS
+	// rebinding) sends its own name as Host. Use it when serving over TCP;
+	// a unix socket needs none (clients send any Host there, Podman's
+	// bindings send "d"). Off by default.
+	HostCheck bool
+	// AllowedHosts are the host names HostCheck accepts besides IP
+	// addresses and "localhost" (case and a final dot do not matter).
+	// Without HostCheck they are not used.
+	AllowedHosts []string
+
+	// AllowedPaths lets pull requests read oci:, oci-archive:, dir: and
+	// docker-archive: references whose path, after resolving symlinks and
+	// "..", lies under one of these directories; a path elsewhere is
+	// answered 403. None by default: only registry names and image IDs
+	// are accepted (400 for other transports), as libpod does. Paths must
+	// be absolute; empty strings are ignored.
+	AllowedPaths []string
+
+	// AllowedStores lets pull requests read containers-storage: references
+	// naming one of the stores whose graph roots are given
+	// ("containers-storage:[vfs@ROOT+RUN]name"), or no store (the engine's
+	// own). The engine must allow those stores too
+	// (engine.Options.AllowedStores). None by default: containers-storage:
+	// is refused (400). Empty strings are ignored.
+	AllowedStores []string
+}
+
+// config is Options resolved: defaults applied, host names normalized,
+// directories resolved.
 type config struct {
 	log            *slog.Logger
 	apiVersion     string
 	streamingDelay time.Duration
-	maxTags        int // WithMaxTags
+	maxTags        int // Options.MaxTags
 
 	// Limits and access (guard.go, source.go).
 	maxRetries    int
@@ -46,28 +117,37 @@ type config struct {
 	onEvent func(progress.Event)
 }
 
-// WithLogger sets the logger of the handler: one line per request that
-// fails validation (debug) and per pull (info: reference, mode, status,
-// error kind, duration). Credentials are never logged. Nil, the default,
-// discards.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) { c.log = l }
-}
-
-// WithAPIVersion sets the libpod API version announced in the
-// Libpod-API-Version header and by /version (default DefaultAPIVersion).
-// It must be 4.0.0 or later for Podman's clients to connect.
-func WithAPIVersion(v string) Option {
-	return func(c *config) { c.apiVersion = v }
-}
-
-// WithStreamingDelay bounds how long a streaming pull may wait for the
-// registry before the handler commits to 200 and starts streaming, as
-// Podman's 5-second timer does, for clients that give up when no header
-// arrives. Zero, the default, waits as long as it takes: failures before
-// the first blob always carry their exact status.
-func WithStreamingDelay(d time.Duration) Option {
-	return func(c *config) { c.streamingDelay = d }
+// newConfig resolves o.
+func newConfig(o Options) config {
+	c := config{
+		log:            o.Logger,
+		apiVersion:     o.APIVersion,
+		streamingDelay: o.StreamingDelay,
+		maxTags:        o.MaxTags,
+		maxRetries:     o.MaxRetries,
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.apiVersion == "" {
+		c.apiVersion = DefaultAPIVersion
+	}
+	switch {
+	case c.maxRetries == 0:
+		c.maxRetries = DefaultMaxRetries
+	case c.maxRetries < 0:
+		c.maxRetries = 0
+	}
+	if o.MaxConcurrentPulls > 0 {
+		c.maxPulls = make(chan struct{}, o.MaxConcurrentPulls)
+	}
+	if o.HostCheck {
+		c.hostCheck = true
+		c.allowedHosts = allowedHosts(o.AllowedHosts)
+	}
+	c.allowedPaths = resolveDirs(o.AllowedPaths)
+	c.allowedStores = resolveDirs(o.AllowedStores)
+	return c
 }
 
 // handler is the http.Handler NewHandler returns.
@@ -85,15 +165,15 @@ type handler struct {
 // Pulls run under the request's context: a client that disconnects
 // cancels its pull, and so does the cancellation of the server's base
 // context. The handler does not close e.
-func NewHandler(e *engine.Engine, opts ...Option) http.Handler {
-	h := &handler{e: e, cfg: config{apiVersion: DefaultAPIVersion, maxRetries: DefaultMaxRetries}}
-	for _, o := range opts {
-		o(&h.cfg)
+//
+// At most one options value is used; none means the defaults (the zero
+// Options). NewHandler does not keep opts' slices.
+func NewHandler(e *engine.Engine, opts ...Options) http.Handler {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
 	}
-	if h.cfg.log == nil {
-		h.cfg.log = slog.New(slog.DiscardHandler)
-	}
-	return h
+	return &handler{e: e, cfg: newConfig(o)}
 }
 
 // versionPrefix matches libpod's "/v{version}" path prefix.

@@ -58,7 +58,8 @@ type env struct {
 type envConfig struct {
 	regOpts     []enginetest.RegistryOption
 	engOpts     []enginetest.EngineOption
-	handlerOpts []Option
+	handlerOpts Options
+	onEvent     func(progress.Event)
 	wrap        func(http.Handler) http.Handler
 }
 
@@ -68,8 +69,10 @@ func withRegistryOptions(o ...enginetest.RegistryOption) envOption {
 	return func(c *envConfig) { c.regOpts = append(c.regOpts, o...) }
 }
 
-func withHandlerOptions(o ...Option) envOption {
-	return func(c *envConfig) { c.handlerOpts = append(c.handlerOpts, o...) }
+// withHandlerOptions sets the handler's options; a nil Logger is the
+// env's logger.
+func withHandlerOptions(o Options) envOption {
+	return func(c *envConfig) { c.handlerOpts = o }
 }
 
 // withWrap puts w around the handler in the test server.
@@ -91,7 +94,13 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		enginetest.WithEngineOptions(func(o *engine.Options) { o.Logger = logger }),
 	}, c.engOpts...)
 	e := enginetest.NewEngine(t, engOpts...)
-	var h http.Handler = NewHandler(e, append([]Option{WithLogger(logger)}, c.handlerOpts...)...)
+	ho := c.handlerOpts
+	if ho.Logger == nil {
+		ho.Logger = logger
+	}
+	hh := NewHandler(e, ho).(*handler)
+	hh.cfg.onEvent = c.onEvent
+	var h http.Handler = hh
 	if c.wrap != nil {
 		h = c.wrap(h)
 	}

@@ -31,7 +31,7 @@ func TestPing(t *testing.T) {
 
 func TestAPIVersionOption(t *testing.T) {
 	t.Parallel()
-	v := newEnv(t, withHandlerOptions(WithAPIVersion("5.8.0")))
+	v := newEnv(t, withHandlerOptions(Options{APIVersion: "5.8.0"}))
 	a := v.do(t, http.MethodGet, "/v5.8.0/libpod/_ping", nil)
 	if got := a.header.Get("Libpod-API-Version"); got != "5.8.0" {
 		t.Errorf("Libpod-API-Version %q, want 5.8.0", got)

@@ -4,12 +4,12 @@ package httpapi
 //
 // Like libpod, the handler pulls registry names (and image IDs) only: a
 // remote client has no business reading the server's files. An operator
-// may open local transports to directories it names (WithAllowedPaths):
+// may open local transports to directories it names (Options.AllowedPaths):
 // oci:, oci-archive:, dir: and docker-archive: references are accepted when
 // their path, with symlinks and ".." resolved, lies in one of them, and
 // are passed on with the resolved path; others are refused with 403.
 // containers-storage: references are accepted for the stores the operator
-// names (WithAllowedStores), and without a store specification (the
+// names (Options.AllowedStores), and without a store specification (the
 // engine's own store). docker-daemon: is never accepted: it would hand
 // every image of the host's Docker daemon to the client.
 
@@ -29,34 +29,15 @@ import (
 // "path" or "path:choice".
 var pathTransports = map[string]bool{"oci": true, "oci-archive": true, "docker-archive": true, "dir": true}
 
-// WithAllowedPaths lets pull requests read oci:, oci-archive:, dir: and
-// docker-archive: references whose path, after resolving symlinks and
-// "..", lies under one of dirs; a path elsewhere is answered 403. None by
-// default: only registry names and image IDs are accepted (400 for other
-// transports), as libpod does. Paths must be absolute.
-func WithAllowedPaths(dirs ...string) Option {
-	return func(c *config) {
-		for _, d := range dirs {
-			if d != "" {
-				c.allowedPaths = append(c.allowedPaths, resolveDir(d))
-			}
+// resolveDirs resolves the non-empty directories of dirs (resolveDir).
+func resolveDirs(dirs []string) []string {
+	var resolved []string
+	for _, d := range dirs {
+		if d != "" {
+			resolved = append(resolved, resolveDir(d))
 		}
 	}
-}
-
-// WithAllowedStores lets pull requests read containers-storage: references
-// naming one of the stores whose graph roots are given
-// ("containers-storage:[vfs@ROOT+RUN]name"), or no store (the engine's
-// own). The engine must allow those stores too (engine.Options.AllowedStores).
-// None by default: containers-storage: is refused (400).
-func WithAllowedStores(roots ...string) Option {
-	return func(c *config) {
-		for _, r := range roots {
-			if r != "" {
-				c.allowedStores = append(c.allowedStores, resolveDir(r))
-			}
-		}
-	}
+	return resolved
 }
 
 // checkSource accepts a registry name or an image ID as is; a local

@@ -95,7 +95,7 @@ func newLocalEnv(t *testing.T) *localEnv {
 		must(t, err)
 		l.layers = append(l.layers, [2]string{d.String(), diffID.String()})
 	}
-	l.env = newEnv(t, withHandlerOptions(WithAllowedPaths(allowed)))
+	l.env = newEnv(t, withHandlerOptions(Options{AllowedPaths: []string{allowed}}))
 	return l
 }
 
@@ -197,7 +197,7 @@ func TestLocalTransportsRefused(t *testing.T) {
 	}
 }
 
-// Without WithAllowedPaths the handler keeps libpod's rule: registry names
+// Without Options.AllowedPaths the handler keeps libpod's rule: registry names
 // only, 400 for every other transport.
 func TestLocalTransportsOffByDefault(t *testing.T) {
 	v := newEnv(t)
@@ -221,7 +221,7 @@ func TestLocalStoreAllowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := other.Store()
-	v := newEnv(t, withHandlerOptions(WithAllowedStores(s.GraphRoot())), withEngineOptions(enginetest.WithEngineOptions(func(o *engine.Options) {
+	v := newEnv(t, withHandlerOptions(Options{AllowedStores: []string{s.GraphRoot()}}), withEngineOptions(enginetest.WithEngineOptions(func(o *engine.Options) {
 		o.AllowedStores = []string{s.GraphRoot()}
 	})))
 	driver := s.GraphDriverName()

@@ -325,8 +325,8 @@ func TestTLSVerify(t *testing.T) {
 
 // withEventHook makes the handler report each progress event it has
 // handled.
-func withEventHook(f func(progress.Event)) Option {
-	return func(c *config) { c.onEvent = f }
+func withEventHook(f func(progress.Event)) envOption {
+	return func(c *envConfig) { c.onEvent = f }
 }
 
 // watchWriter records whether anything was written to the response.
@@ -361,7 +361,7 @@ func TestSlowRegistryKeepsExactStatus(t *testing.T) {
 			handled := make(chan progress.Event, 64)
 			v := newEnv(t,
 				withRegistryOptions(enginetest.WithMiddleware(b.middleware)),
-				withHandlerOptions(withEventHook(func(e progress.Event) { handled <- e })),
+				withEventHook(func(e progress.Event) { handled <- e }),
 				withWrap(func(h http.Handler) http.Handler {
 					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 						h.ServeHTTP(watchWriter{w, &wrote}, r)
@@ -427,14 +427,14 @@ func TestSlowerThanPodmansTimer(t *testing.T) {
 	v.pull(t, q("reference", v.ref("team/app:v1"), "retry", "0"), nil).errorBody(t, 404)
 }
 
-// WithStreamingDelay restores Podman's timer for clients that need an
+// Options.StreamingDelay restores Podman's timer for clients that need an
 // early header: the status is then 200 and the error comes in the stream.
 func TestStreamingDelay(t *testing.T) {
 	t.Parallel()
 	b := newBlocker(enginetest.Kind(enginetest.ManifestGet))
 	v := newEnv(t,
 		withRegistryOptions(enginetest.WithMiddleware(b.middleware)),
-		withHandlerOptions(WithStreamingDelay(time.Millisecond)))
+		withHandlerOptions(Options{StreamingDelay: time.Millisecond}))
 	defer b.Release()
 
 	req, err := http.NewRequest(http.MethodPost, v.srv.URL+"/v5.8.0/libpod/images/pull?"+q("reference", v.ref("team/app:v1")).Encode(), nil)

@@ -123,7 +123,7 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) int {
 	base, cancelPulls := context.WithCancel(context.Background())
 	defer cancelPulls()
 	srv := &http.Server{
-		Handler:           httpapi.NewHandler(e, f.handlerOptions(logger)...),
+		Handler:           httpapi.NewHandler(e, f.handlerOptions(logger)),
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute, // idle keep-alive connections are closed

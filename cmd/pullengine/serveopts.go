@@ -29,19 +29,21 @@ func (l *stringList) Set(v string) error {
 }
 
 // handlerOptions are the httpapi options the flags describe.
-func (f *serveFlags) handlerOptions(logger *slog.Logger) []httpapi.Option {
-	opts := []httpapi.Option{
-		httpapi.WithLogger(logger),
-		httpapi.WithMaxConcurrentPulls(f.maxPulls),
-		httpapi.WithMaxRetries(f.maxRetry),
-		httpapi.WithMaxTags(f.maxTags),
-		httpapi.WithAllowedPaths(f.allowPaths...),
-		httpapi.WithAllowedStores(f.allowStores...),
+func (f *serveFlags) handlerOptions(logger *slog.Logger) httpapi.Options {
+	maxRetries := f.maxRetry
+	if maxRetries <= 0 {
+		maxRetries = -1 // --max-retries 0 (or less): no retries, not the default
 	}
-	if f.listen != "" {
-		opts = append(opts, httpapi.WithHostCheck(f.allowHosts...))
+	return httpapi.Options{
+		Logger:             logger,
+		MaxConcurrentPulls: f.maxPulls,
+		MaxRetries:         maxRetries,
+		MaxTags:            f.maxTags,
+		AllowedPaths:       f.allowPaths,
+		AllowedStores:      f.allowStores,
+		HostCheck:          f.listen != "",
+		AllowedHosts:       f.allowHosts,
 	}
-	return opts
 }
 
 // listenWarning is the warning for a TCP listener: anyone who reaches it
