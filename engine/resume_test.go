@@ -423,39 +423,28 @@ func TestResumeTwoEnginesOneBlob(t *testing.T) {
 
 // A registry that never sends a byte of a layer makes the pull fail as a
 // Timeout (not a hang, not a cancellation) after a bounded number of
-// reconnections.
+// reconnections: whether it sends the headers and then nothing, or never
+// answers at all (a first request with no answer is a stall too).
 func TestResumeStallForever(t *testing.T) {
-	ri := newResumeImage(t, 1<<20)
-	reg := enginetest.NewRegistry(t, enginetest.StallAt(enginetest.Blob(ri.layer), -1, 0))
-	reg.PushImage(t, "team/dead:v1", ri.img)
-	e := newEngine(t, enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg), enginetest.WithEngineOptions(func(o *engine.Options) {
-		o.Resume.StallTimeout = 100 * time.Millisecond
-	})))
-	_, err := e.Pull(context.Background(), reg.Host+"/team/dead:v1", policy.Always, &engine.PullOptions{MaxRetries: ptr(0)})
-	if k := pullerrors.Classify(err); k != pullerrors.Timeout {
-		t.Fatalf("kind %v, want Timeout: %v", k, err)
-	}
-	if n := blobGets(reg, ri.layer); n != 6 {
-		t.Errorf("layer GETs = %d, want 6 (one and five reconnections)", n)
-	}
-}
-
-// A registry that never answers a blob's first request (no status, no
-// headers) is a stall too: reconnected as a stalled body is, then a
-// Timeout, never a cancellation.
-func TestResumeNoAnswer(t *testing.T) {
-	ri := newResumeImage(t, 1<<20)
-	reg := enginetest.NewRegistry(t, enginetest.Stall(enginetest.Blob(ri.layer), -1))
-	reg.PushImage(t, "team/mute:v1", ri.img)
-	e := newEngine(t, enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg), enginetest.WithEngineOptions(func(o *engine.Options) {
-		o.Resume.StallTimeout = 100 * time.Millisecond
-	})))
-	_, err := e.Pull(context.Background(), reg.Host+"/team/mute:v1", policy.Always, &engine.PullOptions{MaxRetries: ptr(0)})
-	if k := pullerrors.Classify(err); k != pullerrors.Timeout {
-		t.Fatalf("kind %v, want Timeout: %v", k, err)
-	}
-	if n := blobGets(reg, ri.layer); n != 6 {
-		t.Errorf("layer GETs = %d, want 6 (one and five reconnections)", n)
+	for name, stall := range map[string]func(enginetest.RequestMatcher) enginetest.RegistryOption{
+		"after the headers": func(m enginetest.RequestMatcher) enginetest.RegistryOption { return enginetest.StallAt(m, -1, 0) },
+		"no answer":         func(m enginetest.RequestMatcher) enginetest.RegistryOption { return enginetest.Stall(m, -1) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ri := newResumeImage(t, 1<<20)
+			reg := enginetest.NewRegistry(t, stall(enginetest.Blob(ri.layer)))
+			reg.PushImage(t, "team/dead:v1", ri.img)
+			e := newEngine(t, enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg), enginetest.WithEngineOptions(func(o *engine.Options) {
+				o.Resume.StallTimeout = 100 * time.Millisecond
+			})))
+			_, err := e.Pull(context.Background(), reg.Host+"/team/dead:v1", policy.Always, &engine.PullOptions{MaxRetries: ptr(0)})
+			if k := pullerrors.Classify(err); k != pullerrors.Timeout {
+				t.Fatalf("kind %v, want Timeout: %v", k, err)
+			}
+			if n := blobGets(reg, ri.layer); n != 6 {
+				t.Errorf("layer GETs = %d, want 6 (one and five reconnections)", n)
+			}
+		})
 	}
 }
 

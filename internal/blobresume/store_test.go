@@ -82,26 +82,11 @@ func TestResumeVerifiesDigest(t *testing.T) {
 func TestSavedHashStateIsRestored(t *testing.T) {
 	s, _ := New(t.TempDir())
 	s.SaveEvery = 100
-	b, d := blob(t, 3000)
-	p, _ := s.Open(d, 3000)
-	_, _ = p.Write(b[:1000])
-	_ = p.Close()
-	p, _ = s.Open(d, 3000)
-	replay(t, p, b[:1000])
+	b, _ := blob(t, 3000)
+	p := resumedAt(t, s, b, 1000)
 	_, _ = p.Write(b[1000:2000])
 	_ = p.Close()
-	p, err := s.Open(d, 3000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !p.Verified() || p.Offset() != 2000 {
-		t.Fatalf("restored: verified %v at %d, want true at 2000", p.Verified(), p.Offset())
-	}
-	replay(t, p, b[:2000])
-	_, _ = p.Write(b[2000:])
-	if err := p.Complete(); err != nil {
-		t.Fatal(err)
-	}
+	reopenAndFinish(t, s, b, 2000, true)
 }
 
 // Without Close (a SIGKILL), a first download keeps every byte it wrote:
@@ -114,20 +99,7 @@ func TestKilledFirstDownloadKeepsEveryByte(t *testing.T) {
 	_, _ = p.Write(b[:1500])
 	_, _ = p.Write(b[1500:1700])
 	kill(p)
-	q, err := s.Open(d, 5000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if q.Offset() != 1700 {
-		t.Fatalf("offset %d, want 1700", q.Offset())
-	}
-	replay(t, q, b[:1700])
-	if _, err := q.Write(b[1700:]); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Complete(); err != nil {
-		t.Fatal(err)
-	}
+	reopenAndFinish(t, s, b, 1700, false)
 }
 
 // Without Close (a SIGKILL), a resumed download starts again at its last
@@ -136,27 +108,47 @@ func TestKilledFirstDownloadKeepsEveryByte(t *testing.T) {
 func TestKilledResumeRestartsAtLastSave(t *testing.T) {
 	s, _ := New(t.TempDir())
 	s.SaveEvery = 1000
-	b, d := blob(t, 5000)
-	p, _ := s.Open(d, 5000)
-	_, _ = p.Write(b[:500])
-	_ = p.Close()
-	p, _ = s.Open(d, 5000)
-	replay(t, p, b[:500])
+	b, _ := blob(t, 5000)
+	p := resumedAt(t, s, b, 500)
 	_, _ = p.Write(b[500:1500]) // hashed: saves at 1500
 	_, _ = p.Write(b[1500:1700])
 	kill(p)
-	q, err := s.Open(d, 5000)
+	reopenAndFinish(t, s, b, 1500, true)
+}
+
+// resumedAt is b's partial after a first download that stopped at offset:
+// open again, its prefix replayed, ready for the next byte.
+func resumedAt(t *testing.T, s *Store, b []byte, offset int) *Partial {
+	t.Helper()
+	d, size := digest.FromBytes(b), int64(len(b))
+	p, _ := s.Open(d, size)
+	_, _ = p.Write(b[:offset])
+	_ = p.Close()
+	p, err := s.Open(d, size)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !q.Verified() || q.Offset() != 1500 {
-		t.Fatalf("verified %v at %d, want true at 1500", q.Verified(), q.Offset())
-	}
-	replay(t, q, b[:1500])
-	if _, err := q.Write(b[1500:]); err != nil {
+	replay(t, p, b[:offset])
+	return p
+}
+
+// reopenAndFinish opens b's partial again, checks where it was restored
+// (verified: from a saved hash state, not to be hashed again), replays the
+// prefix, writes the rest and completes it: the digest must check.
+func reopenAndFinish(t *testing.T, s *Store, b []byte, offset int64, verified bool) {
+	t.Helper()
+	p, err := s.Open(digest.FromBytes(b), int64(len(b)))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Complete(); err != nil {
+	if p.Verified() != verified || p.Offset() != offset {
+		t.Fatalf("restored: verified %v at %d, want %v at %d", p.Verified(), p.Offset(), verified, offset)
+	}
+	replay(t, p, b[:offset])
+	if _, err := p.Write(b[offset:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Complete(); err != nil {
 		t.Fatal(err)
 	}
 }
