@@ -358,7 +358,9 @@ func runFault(t *testing.T, row faultRow, times int) {
 	pullCtx := ctx
 	if row.deadline {
 		var cancel context.CancelFunc
-		pullCtx, cancel = context.WithTimeout(ctx, 500*time.Millisecond)
+		// Long enough that a loaded -race run reaches the manifest GET
+		// before it: the row counts that request.
+		pullCtx, cancel = context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 	}
 	res, err := e.Pull(pullCtx, ref, policy.Always, opts)
