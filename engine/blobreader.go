@@ -81,8 +81,7 @@ func (b *resumingBlob) firstConnect() error {
 		if err == nil || errors.Is(err, errShortBody) {
 			return err
 		}
-		stalled := b.stalled.Load()
-		if err = b.stallError(err); !stalled || !b.retryable(err) {
+		if !b.stalled.Load() || !b.retryable(err) {
 			return err
 		}
 	}
@@ -122,7 +121,7 @@ func (b *resumingBlob) read(out []byte) (int, error) {
 		}
 		if b.body == nil {
 			if err := b.connect(); err != nil {
-				if err = b.stallError(err); b.retryable(err) {
+				if b.retryable(err) {
 					continue
 				}
 				return 0, b.fail(err)
@@ -250,7 +249,8 @@ func noEOF(err error, short bool) error {
 }
 
 // connect opens the body of the rest of the blob: containers/image's GetBlob
-// for a blob that starts from zero, a ranged request otherwise.
+// for a blob that starts from zero, a ranged request otherwise. A request
+// the watchdog ended fails with stallError's Timeout.
 func (b *resumingBlob) connect() error {
 	off := b.p.Offset()
 	ctx, cancel := context.WithCancel(b.ctx)
@@ -275,7 +275,7 @@ func (b *resumingBlob) connect() error {
 	}
 	if err != nil {
 		cancel()
-		return err
+		return b.stallError(err)
 	}
 	if b.connected && b.skip == 0 {
 		b.src.ref.rep.Emit(progress.Event{Kind: progress.BlobReconnected, Digest: b.info.Digest, Current: off, Total: b.info.Size,

@@ -9,13 +9,13 @@ package pullerrors
 // registry could use to rewrite a terminal or forge log lines.
 
 import (
-	"github.com/pullengine/pullengine/internal/safetext"
 	"strconv"
 	"strings"
 	"syscall"
 	"unicode/utf8"
 
 	"github.com/docker/distribution/registry/api/errcode"
+	"github.com/pullengine/pullengine/internal/safetext"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/signature"
 )
@@ -56,14 +56,7 @@ func Truncate(s string, limit int) string {
 // "\u009b", "\u202e"). Everything else, tabs and printable Unicode included,
 // is kept.
 func Sanitize(s string) string {
-	clean := true
-	for _, r := range s {
-		if safetext.Unsafe(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
+	if !strings.ContainsFunc(s, safetext.Unsafe) { // invalid bytes read as utf8.RuneError
 		return s
 	}
 	var b strings.Builder
