@@ -20,6 +20,10 @@ import (
 // most this many times (the backoff doubles from retryDelay up to 30s).
 const DefaultMaxRetries = 10
 
+// DefaultMaxLocalSourceBytes is the default of
+// Options.MaxLocalSourceBytes: 16 GiB.
+const DefaultMaxLocalSourceBytes = 16 << 30
+
 // busyRetryAfter is the Retry-After of a pull refused because the server
 // runs as many pulls as it allows.
 const busyRetryAfter = 2 * time.Second

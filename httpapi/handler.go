@@ -87,6 +87,13 @@ type Options struct {
 	// be absolute; empty strings are ignored.
 	AllowedPaths []string
 
+	// MaxLocalSourceBytes bounds what the handler copies to read one local
+	// source privately (a decompressed archive, the small files of a
+	// layout; large layout files are hard-linked when the store's file
+	// system allows): a source past it is refused (400, unsupported).
+	// Zero: DefaultMaxLocalSourceBytes; negative: no bound.
+	MaxLocalSourceBytes int64
+
 	// AllowedStores lets pull requests read containers-storage: references
 	// naming one of the stores whose graph roots are given
 	// ("containers-storage:[vfs@ROOT+RUN]name"), or no store (the engine's
@@ -111,10 +118,14 @@ type config struct {
 	allowedHosts  map[string]bool
 	allowedPaths  []string
 	allowedStores []string
+	maxLocalBytes int64 // Options.MaxLocalSourceBytes; 0: no bound
 
 	// onEvent, for tests, is called by the pull handler after it has
 	// handled each progress event.
 	onEvent func(progress.Event)
+	// onLocalOpen, for tests, is called once a local source is opened
+	// and copied, before the pull starts.
+	onLocalOpen func()
 }
 
 // newConfig resolves o.
@@ -146,6 +157,12 @@ func newConfig(o Options) config {
 		c.allowedHosts = allowedHosts(o.AllowedHosts)
 	}
 	c.allowedPaths = resolveDirs(o.AllowedPaths)
+	switch {
+	case o.MaxLocalSourceBytes == 0:
+		c.maxLocalBytes = DefaultMaxLocalSourceBytes
+	case o.MaxLocalSourceBytes > 0:
+		c.maxLocalBytes = o.MaxLocalSourceBytes
+	}
 	c.allowedStores = resolveDirs(o.AllowedStores)
 	return c
 }

@@ -39,6 +39,17 @@ func (h *handler) pull(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err)
 		return
 	}
+	if req.local != nil {
+		ref, src, err := h.openLocal(r.Context(), req.local)
+		if err != nil {
+			status := pullerrors.HTTPStatus(err)
+			h.cfg.log.InfoContext(r.Context(), "pull", "reference", clip(req.local.shown), "status", status, "kind", pullerrors.Classify(err).String(), "err", message(err))
+			writeError(w, status, err)
+			return
+		}
+		defer src.Close()
+		req.reference = ref
+	}
 	opts := h.pullOptions(req, creds)
 
 	var status int

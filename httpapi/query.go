@@ -21,6 +21,7 @@ type pullRequest struct {
 	allTags    bool
 	retry      *int
 	retryDelay time.Duration
+	local      *localPath // a path transport's source, checked, to open
 
 	quiet, pullProgress, compatMode bool
 }
@@ -142,7 +143,7 @@ func parseQuery(rawQuery string, c *config) (*pullRequest, error) {
 	if len(req.reference) > MaxReferenceLength {
 		return nil, badRequestf(fmt.Sprintf("reference %q is %d bytes long, more than %d", clip(req.reference), len(req.reference), MaxReferenceLength))
 	}
-	if req.reference, err = c.checkSource(req.reference); err != nil {
+	if req.reference, req.local, err = c.checkSource(req.reference); err != nil {
 		return nil, err
 	}
 	if v, ok := q["policy"]; ok {

@@ -6,14 +6,19 @@ package httpapi
 // remote client has no business reading the server's files. An operator
 // may open local transports to directories it names (Options.AllowedPaths):
 // oci:, oci-archive:, dir: and docker-archive: references are accepted when
-// their path, with symlinks and ".." resolved, lies in one of them, and
-// are passed on with the resolved path; others are refused with 403.
+// their path, with symlinks and ".." resolved, lies in one of them; others
+// are refused with 403. An accepted source is then opened once, beneath
+// the allowed directory with no symlink on the way, and the engine reads a
+// private copy of it (internal/localsource): what is read is what was
+// checked, however the path changes during the pull.
 // containers-storage: references are accepted for the stores the operator
-// names (Options.AllowedStores), and without a store specification (the
-// engine's own store). docker-daemon: is never accepted: it would hand
-// every image of the host's Docker daemon to the client.
+// names (Options.AllowedStores), as "[driver@graphroot]name" only, and
+// without a store specification (the engine's own store). docker-daemon:
+// is never accepted: it would hand every image of the host's Docker daemon
+// to the client.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,6 +26,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/localsource"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/transports/alltransports"
 )
@@ -41,24 +48,26 @@ func resolveDirs(dirs []string) []string {
 }
 
 // checkSource accepts a registry name or an image ID as is; a local
-// transport's reference only as the allowed paths and stores say, with
-// its path resolved. Errors are *badRequest (400) or *forbidden (403).
-func (c *config) checkSource(name string) (string, error) {
+// transport's reference only as the allowed paths and stores say. A path
+// transport's reference comes back as a *localPath to open (openLocal).
+// Errors are *badRequest (400) or *forbidden (403).
+func (c *config) checkSource(name string) (string, *localPath, error) {
 	t := alltransports.TransportFromImageName(name)
 	if t == nil || t.Name() == docker.Transport.Name() {
-		return name, nil // no transport prefix: a registry name or an ID
+		return name, nil, nil // no transport prefix: a registry name or an ID
 	}
 	transport, within, _ := strings.Cut(name, ":")
 	local := len(c.allowedPaths) > 0 || len(c.allowedStores) > 0
 	switch {
 	case pathTransports[transport] && len(c.allowedPaths) > 0:
-		return c.checkPath(transport, within)
+		lp, err := c.checkPath(transport, within)
+		return name, lp, err
 	case transport == "containers-storage" && len(c.allowedStores) > 0:
-		return name, c.checkStore(name, within)
+		return name, nil, c.checkStore(name, within)
 	case transport == "docker-daemon" && local:
-		return "", forbiddenf("docker-daemon: references are never served: this server does not hand out the host's Docker images")
+		return "", nil, forbiddenf("docker-daemon: references are never served: this server does not hand out the host's Docker images")
 	}
-	return "", badRequestf(fmt.Sprintf("unsupported transport %s in %q: only docker transport is supported%s", transport, clip(name), c.allowedTransportsHint()))
+	return "", nil, badRequestf(fmt.Sprintf("unsupported transport %s in %q: only docker transport is supported%s", transport, clip(name), c.allowedTransportsHint()))
 }
 
 // allowedTransportsHint completes the "only docker" message with what the
@@ -77,35 +86,80 @@ func (c *config) allowedTransportsHint() string {
 	return " (and " + strings.Join(more, "; ") + ")"
 }
 
+// localPath is a path transport's reference that passed the check: the
+// allowed directory it lies under and its resolved path relative to it.
+type localPath struct {
+	transport string
+	root, rel string // rel: beneath root, symlinks resolved
+	choice    string // ":choice" as given, or ""
+	shown     string // transport:path as the client wrote it, for messages
+}
+
 // checkPath resolves the path of a path transport's reference and checks
-// it lies under an allowed directory; it returns the reference with the
-// resolved path, so the engine reads what was checked.
-func (c *config) checkPath(transport, within string) (string, error) {
+// it lies under an allowed directory. A resolved path holding ':' is
+// refused: all but dir: split their reference at the first ':', so the
+// engine would read another path than the one checked.
+func (c *config) checkPath(transport, within string) (*localPath, error) {
 	path, choice, hasChoice := within, "", false
 	if transport != "dir" {
 		path, choice, hasChoice = strings.Cut(within, ":")
 	}
 	if !filepath.IsAbs(path) {
-		return "", badRequestf(fmt.Sprintf("%s:%s: the path must be absolute", transport, clip(path)))
+		return nil, badRequestf(fmt.Sprintf("%s:%s: the path must be absolute", transport, clip(path)))
 	}
 	resolved, err := resolvePath(path)
-	if err != nil || !c.underAllowedPath(resolved) {
-		return "", forbiddenf("%s:%s: the path is outside the directories this server allows (serve --allow-path)", transport, clip(path))
+	root, rel, under := c.allowedRoot(resolved)
+	if err != nil || !under {
+		return nil, forbiddenf("%s:%s: the path is outside the directories this server allows (serve --allow-path)", transport, clip(path))
 	}
-	ref := transport + ":" + resolved
+	if transport != "dir" && strings.Contains(resolved, ":") {
+		return nil, forbiddenf("%s:%s: the path resolves to %s, which holds a ':' that the %s transport would read as the end of the path", transport, clip(path), clip(resolved), transport)
+	}
+	lp := &localPath{transport: transport, root: root, rel: rel, shown: transport + ":" + path}
 	if hasChoice {
-		ref += ":" + choice
+		lp.choice = ":" + choice
 	}
-	return ref, nil
+	return lp, nil
 }
 
-func (c *config) underAllowedPath(p string) bool {
+// allowedRoot returns the allowed directory p lies under, and p relative
+// to it.
+func (c *config) allowedRoot(p string) (root, rel string, ok bool) {
 	for _, dir := range c.allowedPaths {
 		if within(dir, p) {
-			return true
+			rel, _ := filepath.Rel(dir, p)
+			return dir, rel, true
 		}
 	}
-	return false
+	return "", "", false
+}
+
+// localKinds says how each path transport's source is opened.
+var localKinds = map[string]localsource.Kind{
+	"oci-archive":    localsource.OCIArchive,
+	"docker-archive": localsource.DockerArchive,
+	"oci":            localsource.Layout,
+	"dir":            localsource.Layout,
+}
+
+// openLocal opens a checked local source once and returns the reference
+// the engine reads (the private copy's path, with the client's choice).
+// The caller closes the source after the pull. Errors are classified
+// (pullerrors): their HTTP status is the answer.
+func (h *handler) openLocal(ctx context.Context, lp *localPath) (string, *localsource.Source, error) {
+	tmp := filepath.Join(h.e.Store().GraphRoot(), "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return "", nil, pullerrors.Wrap(pullerrors.Storage, err)
+	}
+	src, err := localsource.Open(ctx, lp.root, lp.rel, localKinds[lp.transport], lp.shown,
+		localsource.Options{TempDir: tmp, MaxBytes: h.cfg.maxLocalBytes})
+	if err != nil {
+		return "", nil, err
+	}
+	if h.cfg.onLocalOpen != nil {
+		h.cfg.onLocalOpen()
+	}
+	return lp.transport + ":" + src.Path + lp.choice, src, nil
 }
 
 // within reports whether p is dir or lies under it (both resolved).
