@@ -15,8 +15,8 @@ require (
 	go.podman.io/common v0.69.0
 	go.podman.io/image/v5 v5.41.0
 	go.podman.io/storage v1.64.0
-	golang.org/x/term v0.45.0
 	golang.org/x/sys v0.47.0
+	golang.org/x/term v0.45.0
 )
 
 require (
