@@ -133,6 +133,8 @@ type Engine struct {
 	tmpLock   *blobresume.Lock // held while tmpDir is in use
 	// allowedStores are Options.AllowedStores, cleaned.
 	allowedStores []string
+	// others are the allowed stores opened so far (otherstores.go).
+	others otherStores
 }
 
 // New opens the store (unless Options.Store is given) and reads the host
@@ -267,17 +269,19 @@ func (e *Engine) Store() storage.Store { return e.store }
 
 // Close cancels the transfers still in flight and waits until each has torn
 // down (temporary files removed, partial layers left as they are; see
-// Prune), removes the engine's temporary files, then shuts the store down
-// if the engine opened it. A store passed in Options.Store stays open.
-// Partial blobs kept for resuming stay (see ResumeOptions).
+// Prune), removes the engine's temporary files, shuts down the allowed
+// stores pulls read from, then shuts the store down if the engine opened
+// it. A store passed in Options.Store stays open. Partial blobs kept for
+// resuming stay (see ResumeOptions).
 func (e *Engine) Close() error {
 	e.flights.shutdown()
 	e.closeTmpDir()
+	othersErr := e.others.close()
 	if !e.ownsStore {
-		return nil
+		return othersErr
 	}
 	if _, err := e.store.Shutdown(false); err != nil && !errors.Is(err, storage.ErrLayerUsedByContainer) {
-		return fmt.Errorf("closing store: %w", err)
+		return errors.Join(othersErr, fmt.Errorf("closing store: %w", err))
 	}
-	return nil
+	return othersErr
 }

@@ -12,6 +12,13 @@ package engine
 // store, it is refused (invalid-argument) unless Options.AllowedStores
 // lists that store's graph root and the root exists. Nothing is created
 // for a refused name.
+//
+// An allowed store is opened by the Engine, once, on its first use
+// (otherstores.go), and shut down by Close: the name chooses the store,
+// never how it is opened. Its specification may give the driver and the
+// graph root only; driver options (an image store, a mount program) or a
+// run root would let a name read another store than the one allowed, and
+// are refused.
 
 import (
 	"fmt"
@@ -48,13 +55,27 @@ func (e *Engine) parseName(name string) (input, error) {
 			"%q names another store (graph root %s): a pull reads from the Engine's store (%s) or from stores the Engine allows (Options.AllowedStores)",
 			name, spec.root, e.store.GraphRoot())
 	}
-	return parseInput(name)
+	if spec.runRoot != "" || spec.options {
+		return input{raw: name}, pullerrors.Errorf(pullerrors.Denied,
+			"%q gives a run root or driver options for the allowed store %s: name it as [driver@%s] only",
+			name, spec.root, spec.root)
+	}
+	store, err := e.others.open(spec.root, spec.driver, e.store.RunRoot())
+	if err != nil {
+		return input{raw: name}, err
+	}
+	ref, err := istorage.Transport.ParseStoreReference(store, within)
+	if err != nil {
+		return input{raw: name}, invalidReference(name, err)
+	}
+	return input{raw: name, transportRef: ref}, nil
 }
 
 // storeSpecification is the bracketed part of a containers-storage
 // reference, as containers/image reads it.
 type storeSpecification struct {
 	driver, root, runRoot string
+	options               bool // driver options follow the roots
 }
 
 // storeSpec splits "[driver@root+run:options]name" into the specification
@@ -72,7 +93,7 @@ func storeSpec(s string) (spec storeSpecification, rest string, hasSpec bool) {
 	if driver, root, ok := strings.Cut(inside, "@"); ok {
 		spec.driver, inside = driver, root
 	}
-	inside, _, _ = strings.Cut(inside, ":") // graph driver options
+	inside, _, spec.options = strings.Cut(inside, ":") // graph driver options
 	spec.root, spec.runRoot, _ = strings.Cut(inside, "+")
 	return spec, s[end+1:], true
 }

@@ -24,6 +24,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
@@ -169,7 +170,9 @@ func within(dir, p string) bool {
 }
 
 // checkStore accepts a containers-storage: reference without a store
-// specification, or naming an allowed store's graph root.
+// specification, or naming an allowed store as "[driver@graphroot]" only:
+// a run root ("+run") or driver options (":vfs.imagestore=...") would let
+// the client choose what is read, or how the store is opened.
 func (c *config) checkStore(name, within string) error {
 	if !strings.HasPrefix(within, "[") {
 		return nil // the engine's own store
@@ -178,22 +181,22 @@ func (c *config) checkStore(name, within string) error {
 	if end < 0 {
 		return badRequestf(fmt.Sprintf("%q: the store specification has no closing ']'", clip(name)))
 	}
-	spec := within[1:end]
-	if _, root, ok := strings.Cut(spec, "@"); ok {
-		spec = root
+	driver, root, ok := strings.Cut(within[1:end], "@")
+	if !ok || !storeDriverName.MatchString(driver) || strings.ContainsAny(root, "+:") || !filepath.IsAbs(root) {
+		return forbiddenf("%s: name an allowed store as containers-storage:[driver@graphroot]image; run roots and driver options are refused (serve --allow-store)", clip(name))
 	}
-	spec, _, _ = strings.Cut(spec, ":")
-	root, _, _ := strings.Cut(spec, "+")
-	if filepath.IsAbs(root) {
-		resolved := resolveDir(root)
-		for _, allowed := range c.allowedStores {
-			if resolved == allowed {
-				return nil
-			}
+	resolved := resolveDir(root)
+	for _, allowed := range c.allowedStores {
+		if resolved == allowed {
+			return nil
 		}
 	}
 	return forbiddenf("%s: the store %s is not one this server allows (serve --allow-store)", clip(name), clip(root))
 }
+
+// storeDriverName is what a storage driver's name looks like ("vfs",
+// "overlay").
+var storeDriverName = regexp.MustCompile(`^[a-z0-9]+$`)
 
 // resolvePath resolves p (absolute) the way the kernel would: component by
 // component, following symlinks and applying ".." to the resolved parent.

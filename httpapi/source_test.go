@@ -225,11 +225,11 @@ func TestLocalStoreAllowed(t *testing.T) {
 		o.AllowedStores = []string{s.GraphRoot()}
 	})))
 	driver := s.GraphDriverName()
-	ok := "containers-storage:[" + driver + "@" + s.GraphRoot() + "+" + s.RunRoot() + "]localhost/pullengine/hello:1.0"
+	ok := "containers-storage:[" + driver + "@" + s.GraphRoot() + "]localhost/pullengine/hello:1.0"
 	if lines := v.pull(t, q("reference", ok), nil).lines(t); lines[len(lines)-1].Status != "success" {
 		t.Errorf("pull from the allowed store: %+v", lines[len(lines)-1])
 	}
-	missing := "containers-storage:[" + driver + "@" + s.GraphRoot() + "+" + s.RunRoot() + "]localhost/nosuch:1.0"
+	missing := "containers-storage:[" + driver + "@" + s.GraphRoot() + "]localhost/nosuch:1.0"
 	v.pull(t, q("reference", missing, "pullProgress", "true"), nil).errorBody(t, http.StatusNotFound)
 	refused := "containers-storage:[vfs@" + notAllowed + "]alpine"
 	m := v.pull(t, q("reference", refused), nil).errorBody(t, http.StatusForbidden)
