@@ -13,7 +13,8 @@ import (
 // Limits bound the images a pull accepts, so that a daemon can refuse a
 // decompression bomb (a few MiB of gzip that unpack to many GiB, stored
 // once per layer by vfs) or an image of thousands of layers. Every field's
-// zero value means no limit, which is the default. A pull past a limit fails
+// zero value means no limit, which is the default. MaxImageSize also bounds
+// what an oci-archive source may unpack to. A pull past a limit fails
 // with an Unsupported error that is not retried, and stores nothing of the
 // image.
 type Limits struct {
@@ -31,6 +32,21 @@ type Limits struct {
 
 // countsBytes reports whether layers must be decompressed to be counted.
 func (l Limits) countsBytes() bool { return l.MaxLayerSize > 0 || l.MaxImageSize > 0 }
+
+// extractSlack is what an archive may hold beside its layers (manifests,
+// configs, index) when MaxImageSize bounds its extraction.
+const extractSlack = 64 << 20
+
+// maxExtract bounds what extracting a local archive may write: the image
+// size limit plus extractSlack (an archive's layers are stored compressed,
+// so never larger than they unpack to, give or take the tar framing); zero
+// without MaxImageSize.
+func (l Limits) maxExtract() int64 {
+	if l.MaxImageSize <= 0 {
+		return 0
+	}
+	return l.MaxImageSize + extractSlack
+}
 
 // set reports whether any limit is set.
 func (l Limits) set() bool { return l.MaxLayers > 0 || l.countsBytes() }

@@ -43,14 +43,17 @@ type source struct {
 // Errors are classified here, where it is known what failed: a missing
 // archive is NotFound, an archive or layout holding several images with
 // none chosen is InvalidReference and lists what it holds.
-func openSource(sys *types.SystemContext, ref types.ImageReference) (*source, error) {
+//
+// maxExtract bounds the bytes an oci-archive's extraction may write (zero:
+// no bound): see checkOCIArchive.
+func openSource(sys *types.SystemContext, ref types.ImageReference, maxExtract int64) (*source, error) {
 	src := &source{ref: ref, close: func() {}}
 	var err error
 	switch ref.Transport().Name() {
 	case "docker-archive":
 		return openDockerArchive(sys, ref)
 	case "oci-archive":
-		src.names, err = ociArchiveNames(sys, ref)
+		src.names, err = ociArchiveNames(sys, ref, maxExtract)
 	case "oci":
 		src.names, err = ociLayoutNames(ref)
 	case "docker-daemon":
@@ -141,8 +144,8 @@ func dockerArchiveChoiceError(reader *dockerarchive.Reader, ref types.ImageRefer
 // containerd's (BuildKit's full name) if set, else the OCI ref name. An
 // invalid name is an error, not a reason to store by ID: the archive says
 // what it wants to be called, and a typo there should be seen.
-func ociArchiveNames(sys *types.SystemContext, ref types.ImageReference) ([]string, error) {
-	if err := checkOCIArchive(sourcePath(ref)); err != nil {
+func ociArchiveNames(sys *types.SystemContext, ref types.ImageReference, maxExtract int64) ([]string, error) {
+	if err := checkOCIArchive(sourcePath(ref), maxExtract); err != nil {
 		return nil, err
 	}
 	desc, err := ociarchive.LoadManifestDescriptorWithContext(sys, ref)
@@ -280,12 +283,20 @@ func archiveIndex(archivePath string) (imgspecv1.Index, error) {
 // names) is refused before the extraction, with the entry named. A missing,
 // unreadable or corrupt file is left for c/image to report.
 //
+// The extraction is not bounded either: with maxExtract > 0, an archive
+// whose entries add up to more (a sparse file, a gzip bomb) is refused
+// before it fills the temporary directory.
+//
 // The archive is read twice (here, and by the extraction): a sequential
 // read, cheap beside the extraction and the copy.
-func checkOCIArchive(archivePath string) error {
+func checkOCIArchive(archivePath string, maxExtract int64) error {
 	var refusal error
+	var total int64
 	_ = walkArchive(archivePath, func(h *tar.Header, _ io.Reader) (bool, error) {
 		refusal = refuseEntry(h)
+		if total += max(h.Size, 0); refusal == nil && maxExtract > 0 && total > maxExtract {
+			refusal = limitError("the oci-archive's entries unpack to more than the limit of %d bytes", maxExtract)
+		}
 		return refusal != nil, nil
 	})
 	return refusal

@@ -25,7 +25,7 @@ const (
 func (st *pullState) pullTransport(ctx context.Context) error {
 	e, ref := st.e, st.in.transportRef
 	st.setPolicy(st.policy, "")
-	src, err := openSource(&st.sys, ref)
+	src, err := openSource(&st.sys, ref, e.limits.maxExtract())
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func TestDockerDaemonNames(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		src, err := openSource(nil, ref)
+		src, err := openSource(nil, ref, 0)
 		if err != nil {
 			t.Fatalf("%s: %v", ref.StringWithinTransport(), err)
 		}

@@ -111,6 +111,7 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) int {
 	opts := f.storeFlags.engineOptions()
 	opts.AuthFilePath, opts.SignaturePolicyPath, opts.Logger = f.authfile, f.sigPolicy, engineLogger(logger, f.debug)
 	opts.AllowedStores = f.allowStores
+	opts.Limits = serveLimits
 	e, err := engine.New(opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "pullengine serve:", err)

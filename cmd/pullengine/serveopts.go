@@ -7,12 +7,19 @@ import (
 	"net"
 	"strings"
 
+	"github.com/pullengine/pullengine/engine"
 	"github.com/pullengine/pullengine/httpapi"
 )
 
 // defaultMaxPulls is serve's --max-pulls default: generous for a build
 // host, a bound for a hostile client.
 const defaultMaxPulls = 32
+
+// serveLimits are the engine Limits serve runs with: a client's image (from
+// a registry or an allowed local source) of more layers, or unpacking to
+// more bytes, is refused before it fills the store's disk. Generous for
+// real images; a library user sets its own (engine.Options.Limits).
+var serveLimits = engine.Limits{MaxLayers: 500, MaxLayerSize: 32 << 30, MaxImageSize: 64 << 30}
 
 // stringList is a repeatable string flag.
 type stringList []string
