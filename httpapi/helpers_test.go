@@ -60,6 +60,7 @@ type envConfig struct {
 	engOpts     []enginetest.EngineOption
 	handlerOpts Options
 	onEvent     func(progress.Event)
+	onLocal     func()
 	wrap        func(http.Handler) http.Handler
 }
 
@@ -100,6 +101,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	hh := NewHandler(e, ho).(*handler)
 	hh.cfg.onEvent = c.onEvent
+	hh.cfg.onLocalOpen = c.onLocal
 	var h http.Handler = hh
 	if c.wrap != nil {
 		h = c.wrap(h)
