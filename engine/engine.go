@@ -112,9 +112,13 @@ type Options struct {
 	Logger *slog.Logger
 
 	// AllowedStores are the graph roots of other stores that a
-	// "containers-storage:[driver@ROOT+RUN]name" source may name (see
+	// "containers-storage:[driver@ROOT]name" source may name (see
 	// Engine.Pull). None by default: such a name is refused unless it
 	// names the Engine's own store, and no store is ever created for it.
+	// An allowed store is opened once, with the driver it already holds
+	// layers of and a run root of the Engine's own; a name giving a run
+	// root or driver options for it is refused (Denied). Close shuts it
+	// down.
 	AllowedStores []string
 }
 

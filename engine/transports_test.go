@@ -297,7 +297,7 @@ func TestTransportContainersStorage(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := other.Store()
-	ref := "containers-storage:[" + s.GraphDriverName() + "@" + s.GraphRoot() + "+" + s.RunRoot() + "]localhost/pullengine/hello:1.0"
+	ref := "containers-storage:[" + s.GraphDriverName() + "@" + s.GraphRoot() + "]localhost/pullengine/hello:1.0"
 	allow := enginetest.WithEngineOptions(func(o *engine.Options) { o.AllowedStores = []string{s.GraphRoot()} })
 	transportCase{ref: ref, names: []string{"localhost/pullengine/hello:1.0"}, id: src.Images[0].ID, engine: []enginetest.EngineOption{allow}}.run(t)
 }
