@@ -96,9 +96,9 @@ type Options struct {
 
 	// AllowedStores lets pull requests read containers-storage: references
 	// naming one of the stores whose graph roots are given
-	// ("containers-storage:[vfs@ROOT]name"; a run root or driver options are
-	// refused with 403), or no store (the engine's
-	// own). The engine must allow those stores too
+	// ("containers-storage:[vfs@ROOT]name"; a run root or driver options
+	// are refused with 403), or no store (the engine's own). The engine
+	// must allow those stores too
 	// (engine.Options.AllowedStores). None by default: containers-storage:
 	// is refused (400). Empty strings are ignored.
 	AllowedStores []string
