@@ -10,7 +10,7 @@ import (
 // tar from the differ's tar-split.
 func TestStagedLayerRebuildsTar(t *testing.T) {
 	s := newOverlayStore(t)
-	tarData := corpus(t)[0].tar
+	tarData := corpusLayers(t)[0].tar
 	b := gzipBlob(t, tarData)
 	l, err := stageLayer(s, "layer1", "", b.layer())
 	if err != nil {
