@@ -101,6 +101,12 @@ func (d *differ) ApplyDiff(dest string, options *archive.TarOptions, differOpts 
 		return out, fmt.Errorf("reading layer %s: %w", l.Digest, err)
 	}
 	ids, err := unpack(payload, dest, options)
+	if errors.Is(err, tarstorage.ErrDuplicatePath) {
+		// Storage's tar-split cannot hold a name twice, and a second entry
+		// replacing the first (a symlink by a directory) is how escapes
+		// are usually tried.
+		err = fmt.Errorf("%w: %w", ErrUnsafePath, err)
+	}
 	if err != nil {
 		return out, fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
 	}

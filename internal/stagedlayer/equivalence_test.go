@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -58,7 +59,9 @@ func TestStagedMatchesPutLayer(t *testing.T) {
 				}
 				compareRecords(t, id, want, got)
 				untimed := untimedIn(t, cl.tar)
-				compareTrees(t, id, snapshot(t, diffDir(put, id), untimed), snapshot(t, diffDir(staged, id), untimed))
+				gotTree := snapshot(t, diffDir(staged, id), untimed)
+				compareTrees(t, id, snapshot(t, diffDir(put, id), untimed), gotTree)
+				checkCorpusFeatures(t, cl.name, gotTree)
 				wantDiff, wantErr := diffOf(put, id)
 				gotDiff, gotErr := diffOf(staged, id)
 				if !bytes.Equal(wantDiff, gotDiff) || (wantErr == nil) != (gotErr == nil) {
@@ -67,6 +70,41 @@ func TestStagedMatchesPutLayer(t *testing.T) {
 				parent = id
 			}
 		})
+	}
+}
+
+// checkCorpusFeatures spot-checks that the corpus' special cases reached
+// the disk at all, so that the comparison cannot pass on two trees that
+// both lost them.
+func checkCorpusFeatures(t testing.TB, layer string, tree map[string]nodeInfo) {
+	t.Helper()
+	checks := map[string]map[string]func(nodeInfo) bool{
+		"files": {
+			"usr/bin/ping":  func(n nodeInfo) bool { return strings.Contains(n.Xattrs, "security.capability=") },
+			"etc/hostname":  func(n nodeInfo) bool { return strings.Contains(n.Xattrs, `user.comment="hello"`) },
+			"usr/bin/suid":  func(n nodeInfo) bool { return n.Mode&unix.S_ISUID != 0 },
+			"usr/bin/sgid":  func(n nodeInfo) bool { return n.Mode&unix.S_ISGID != 0 },
+			"tmp":           func(n nodeInfo) bool { return n.Mode&unix.S_ISVTX != 0 },
+			"dev/null":      func(n nodeInfo) bool { return n.Mode&unix.S_IFMT == unix.S_IFCHR && n.Rdev == unix.Mkdev(1, 3) },
+			"dev/loop0":     func(n nodeInfo) bool { return n.Mode&unix.S_IFMT == unix.S_IFBLK },
+			"run/fifo":      func(n nodeInfo) bool { return n.Mode&unix.S_IFMT == unix.S_IFIFO },
+			"usr/bin/tool3": func(n nodeInfo) bool { return n.Inode == "usr/bin/tool" && n.Nlink == 3 && n.Mode&0o777 == 0o700 },
+			"srv/data":      func(n nodeInfo) bool { return n.Content != "" && n.Mtime != "" },
+			"real/through":  func(n nodeInfo) bool { return n.Size > 0 }, // written as via/through
+
+		},
+		"whiteouts": {
+			"etc/hostname": func(n nodeInfo) bool { return n.Mode&unix.S_IFMT == unix.S_IFCHR && n.Rdev == 0 },
+			"usr":          func(n nodeInfo) bool { return strings.Contains(n.Xattrs, `overlay.opaque="y"`) },
+			"srv":          func(n nodeInfo) bool { return n.Mode&unix.S_IFMT == unix.S_IFCHR },
+		},
+		"sparse": {"sparse": func(n nodeInfo) bool { return n.Size == 1<<20 }},
+	}
+	for path, ok := range checks[layer] {
+		n, found := tree[path]
+		if !found || !ok(n) {
+			t.Errorf("%s: %s is not what the corpus makes it: %+v (present: %v)", layer, path, n, found)
+		}
 	}
 }
 

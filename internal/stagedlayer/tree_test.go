@@ -30,7 +30,7 @@ type nodeInfo struct {
 // snapshot walks the tree at root without following symlinks. The mtime
 // is left out for the root, for whiteout devices and for directories the
 // tar does not name (untimed): both untars leave the time of writing there.
-func snapshot(t testing.TB, root string, untimed func(rel string, st *unix.Stat_t) bool) map[string]nodeInfo {
+func snapshot(t testing.TB, root string, untimed func(rel string, st *unixStat) bool) map[string]nodeInfo {
 	t.Helper()
 	tree := map[string]nodeInfo{}
 	inodes := map[uint64]string{}
@@ -139,3 +139,6 @@ func mapsKeys(ms ...map[string]nodeInfo) func(func(string) bool) {
 		}
 	}
 }
+
+// unixStat is what snapshot's untimed predicate is given.
+type unixStat = unix.Stat_t

@@ -365,8 +365,8 @@ func (u *unpacker) createNode(at entryAt, hdr *tar.Header, mode uint32) error {
 		return nil // a user namespace cannot make devices; storage skips them too
 	}
 	kind := map[byte]uint32{tar.TypeBlock: unix.S_IFBLK, tar.TypeChar: unix.S_IFCHR, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
-	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)) //nolint:gosec // as storage's system.Mkdev
-	if err := unix.Mknodat(at.fd(), at.name, mode|kind, int(dev)); err != nil {       //nolint:gosec
+	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))               //nolint:gosec // as storage's system.Mkdev
+	if err := unix.Mknodat(at.fd(), at.name, mode|kind, int(dev)); err != nil { //nolint:gosec
 		return &os.PathError{Op: "mknodat", Path: at.name, Err: err}
 	}
 	return u.finishAt(at, hdr, &mode, true)
