@@ -67,7 +67,9 @@ func (st *pullState) copyWithRetries(ctx context.Context, rep *report.Reporter, 
 // (fastpath.go), else one copy.Image call with a fresh policy context (a
 // PolicyContext is not safe for concurrent use; the parsed policy is).
 func (st *pullState) copyOnce(ctx context.Context, rep *report.Reporter, src, dest types.ImageReference) ([]byte, types.ImageReference, error) {
-	if out, resolved, err := st.fastCopy(ctx, rep, src, dest); !errors.Is(err, errNotFast) {
+	probe := &fastProbe{}
+	defer probe.close()
+	if out, resolved, err := st.fastCopy(ctx, rep, src, dest, probe); !errors.Is(err, errNotFast) {
 		return out, resolved, err
 	}
 	pc, err := signature.NewPolicyContext(st.cfg.policy)
@@ -78,6 +80,9 @@ func (st *pullState) copyOnce(ctx context.Context, rep *report.Reporter, src, de
 	var resolved types.ImageReference
 	events, stop := rep.CopyProgress(describeRef(src))
 	from := st.e.wrapSource(st, rep, src)
+	if w, ok := from.(*wrappedRef); ok {
+		w.probe = probe
+	}
 	out, err := copy.Image(ctx, pc, dest, from, &copy.Options{
 		SourceCtx:               &st.sys,
 		DestinationCtx:          &st.sys,

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -62,12 +63,21 @@ func notFast(format string, args ...any) error {
 // into the store under dest's name and returns the manifest copied and a
 // reference to the stored image. An error wrapping errNotFast means the
 // fast path does not serve this pull and nothing was stored.
-func (st *pullState) fastCopy(ctx context.Context, rep *report.Reporter, src, dest types.ImageReference) ([]byte, types.ImageReference, error) {
+//
+// When it leaves the pull to copy.Image after reading, its source and
+// manifests are left in probe for copy.Image's source (fastProbe).
+func (st *pullState) fastCopy(ctx context.Context, rep *report.Reporter, src, dest types.ImageReference, probe *fastProbe) ([]byte, types.ImageReference, error) {
 	named := dest.DockerReference()
 	if st.e.fastOff || st.e.store.GraphDriverName() != "overlay" || src.Transport().Name() != "docker" || named == nil {
 		return nil, nil, errNotFast
 	}
-	fp, err := st.openFast(ctx, rep, src, named)
+	if needsSigstore(st.cfg.policy) {
+		// Sigstore-signed images go to copy.Image (readSignatures), and
+		// with such a policy its source is not wrapped, so it could not
+		// reuse the manifests read here: leave the pull to it at once.
+		return nil, nil, notFast("the signature policy asks for sigstore signatures")
+	}
+	fp, err := st.openFast(ctx, rep, src, named, probe)
 	if err != nil {
 		if errors.Is(err, errNotFast) {
 			st.e.log.DebugContext(ctx, "copy.Image serves this pull", "image", describeRef(src), "reason", err)
@@ -100,6 +110,7 @@ type fastPull struct {
 	blobs  blobOpener // the resumable, bounded blob reader
 	cache  types.BlobInfoCache
 	limits *fastLimits
+	probe  *fastProbe
 
 	top            []byte // the top-level manifest (a list, or the manifest)
 	manifest       []byte
@@ -116,12 +127,12 @@ type fastPull struct {
 // manifest (the instance copy.Image would choose, from a list), the
 // signature policy's verdict, the config and the signatures. An error
 // wrapping errNotFast leaves the pull to copy.Image.
-func (st *pullState) openFast(ctx context.Context, rep *report.Reporter, srcRef types.ImageReference, named reference.Named) (*fastPull, error) {
+func (st *pullState) openFast(ctx context.Context, rep *report.Reporter, srcRef types.ImageReference, named reference.Named, probe *fastProbe) (*fastPull, error) {
 	src, err := srcRef.NewImageSource(ctx, &st.sys)
 	if err != nil {
 		return nil, fmt.Errorf("initializing source %s: %w", describeRef(srcRef), err)
 	}
-	fp := &fastPull{st: st, rep: rep, ref: describeRef(srcRef), named: named, src: src,
+	fp := &fastPull{st: st, rep: rep, ref: describeRef(srcRef), named: named, src: src, probe: probe,
 		cache: blobinfocache.DefaultCache(&st.sys), limits: &fastLimits{l: st.e.limits}}
 	fp.blobs = st.e.newBlobOpener(rep, srcRef, src, &st.sys)
 	unparsed, err := fp.readManifest(ctx)
@@ -131,7 +142,11 @@ func (st *pullState) openFast(ctx context.Context, rep *report.Reporter, srcRef 
 	if err == nil {
 		err = fp.readImage(ctx, unparsed)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errNotFast):
+		probe.keepSource(src) // for copy.Image, with what it read
+		return nil, err
+	case err != nil:
 		fp.close()
 		return nil, err
 	}
@@ -151,6 +166,7 @@ func (fp *fastPull) readManifest(ctx context.Context) (*image.UnparsedImage, err
 	if err != nil {
 		return nil, fmt.Errorf("reading manifest of %s: %w", fp.ref, err)
 	}
+	fp.probe.addManifest(nil, top, mime)
 	if _, err := fp.st.e.limits.checkManifest(top, mime); err != nil {
 		return nil, err
 	}
@@ -168,6 +184,7 @@ func (fp *fastPull) readManifest(ctx context.Context) (*image.UnparsedImage, err
 		if fp.manifest, mime, err = unparsed.Manifest(ctx); err != nil {
 			return nil, fmt.Errorf("reading manifest %s of %s: %w", d, fp.ref, err)
 		}
+		fp.probe.addManifest(&d, fp.manifest, mime)
 		if _, err := fp.st.e.limits.checkManifest(fp.manifest, mime); err != nil {
 			return nil, err
 		}
@@ -336,4 +353,83 @@ func (fp *fastPull) configEvents() {
 	fp.rep.Emit(ev)
 	ev.Kind = progress.ConfigWritten
 	fp.rep.Emit(ev)
+}
+
+// fastProbe is what the fast path opened and read before it left a pull
+// to copy.Image: its image source (authenticated, the top-level manifest
+// loaded) and the manifests it read, by instance digest ("" for the top
+// level). copy.Image's wrapped source takes both, so a fallback costs no
+// second manifest GET (a registry may count each as a pull). A nil probe
+// keeps nothing.
+type fastProbe struct {
+	mu        sync.Mutex
+	src       types.ImageSource
+	manifests map[string]probedManifest
+}
+
+type probedManifest struct {
+	raw  []byte
+	mime string
+}
+
+func probeKey(instance *digest.Digest) string {
+	if instance == nil {
+		return ""
+	}
+	return instance.String()
+}
+
+// keepSource hands src over to the probe, which closes it unless taken.
+func (p *fastProbe) keepSource(src types.ImageSource) {
+	if p == nil {
+		_ = src.Close()
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.src = src
+}
+
+// source takes the source kept, nil if none.
+func (p *fastProbe) source() types.ImageSource {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	src := p.src
+	p.src = nil
+	return src
+}
+
+// addManifest keeps a manifest read.
+func (p *fastProbe) addManifest(instance *digest.Digest, raw []byte, mime string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.manifests == nil {
+		p.manifests = map[string]probedManifest{}
+	}
+	p.manifests[probeKey(instance)] = probedManifest{raw: raw, mime: mime}
+}
+
+// manifest returns a manifest kept, once.
+func (p *fastProbe) manifest(instance *digest.Digest) ([]byte, string, bool) {
+	if p == nil {
+		return nil, "", false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m, ok := p.manifests[probeKey(instance)]
+	delete(p.manifests, probeKey(instance))
+	return m.raw, m.mime, ok
+}
+
+// close closes the source if nobody took it.
+func (p *fastProbe) close() {
+	if src := p.source(); src != nil {
+		_ = src.Close()
+	}
 }

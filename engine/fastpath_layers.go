@@ -48,23 +48,70 @@ func chainLayerID(parent string, diffID digest.Digest) string {
 }
 
 // storeLayers makes every layer of the image present in the store and
-// returns the top layer's ID: missing ones staged in parallel, then all
-// applied in order once every one matched its digests. On failure no
-// staging directory is left, and no layer of this pull is applied unless
-// every layer staged.
+// returns the top layer's ID. The missing layers are staged in parallel;
+// each is applied once it matched both its digests and every layer below
+// it is in the store (containers/image's queueOrCommit order), so the
+// layers of a pull that fails or is canceled half-way stay for a retry or
+// a later pull, as copy.Image leaves them. A layer that failed leaves
+// nothing, and every staging directory not applied is removed.
 func (fp *fastPull) storeLayers(ctx context.Context) (string, error) {
 	steps, err := fp.planLayers()
 	if err != nil {
 		return "", err
 	}
+	a := &applier{fp: fp, steps: steps}
 	defer fp.cleanupStaged(steps)
-	if err := fp.stageAll(ctx, steps); err != nil {
+	a.advance() // the stored layers at the bottom
+	err = fp.stageAll(ctx, steps, a)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case err != nil:
 		return "", err
+	case a.err != nil:
+		return "", a.err
+	case a.next < len(steps):
+		return "", fmt.Errorf("internal error: layer %d of %d was not stored", a.next, len(steps))
 	}
-	if err := fp.checkImageSize(steps); err != nil {
-		return "", err
+	return a.parent, nil
+}
+
+// applier applies the layers in order as they become ready.
+type applier struct {
+	fp    *fastPull
+	steps []*layerStep
+
+	mu     sync.Mutex
+	next   int    // the first layer not applied
+	parent string // the ID of the layer below next
+	err    error  // a failure to apply: no later layer is applied
+}
+
+// staged records that s staged and verified, and applies what is ready.
+func (a *applier) staged(s *layerStep, out *graphdriver.DriverWithDifferOutput) {
+	a.mu.Lock()
+	s.staged = out
+	a.mu.Unlock()
+	a.advance()
+}
+
+// advance applies every layer from next on that is ready: in the store
+// already, or staged.
+func (a *applier) advance() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for a.err == nil && a.next < len(a.steps) {
+		s := a.steps[a.next]
+		if !s.stored && s.staged == nil {
+			return
+		}
+		if err := a.fp.apply(s, a.parent); err != nil {
+			a.err = fmt.Errorf("storing layer %s: %w", s.info.Digest, pullerrors.Wrap(pullerrors.Storage, err))
+			return
+		}
+		a.parent = s.id
+		a.next++
 	}
-	return fp.applyAll(steps)
 }
 
 // planLayers gives each layer its ID and finds the layers the store
@@ -129,17 +176,18 @@ func (fp *fastPull) parallelLayers() int {
 	return max(runtime.NumCPU(), 2)
 }
 
-// stageAll stages the layers the store lacks, parallelLayers at a time.
-// The first failure cancels the others; it is the error returned.
-func (fp *fastPull) stageAll(ctx context.Context, steps []*layerStep) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+// stageAll stages the layers the store lacks, parallelLayers at a time,
+// handing each to a as it succeeds. After a failure no further layer
+// starts, those under way finish (their layers may still be applied), and
+// the first failure is returned.
+func (fp *fastPull) stageAll(ctx context.Context, steps []*layerStep, a *applier) error {
 	prog := newStagingProgress(fp.rep, fp.ref)
 	defer prog.stop()
 	sem := make(chan struct{}, fp.parallelLayers())
 	var wg sync.WaitGroup
-	var once sync.Once
+	var mu sync.Mutex
 	var first error
+	failed := func() bool { mu.Lock(); defer mu.Unlock(); return first != nil }
 	for _, s := range steps {
 		if s.stored {
 			continue
@@ -148,15 +196,21 @@ func (fp *fastPull) stageAll(ctx context.Context, steps []*layerStep) error {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || failed() {
 			break
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := fp.stage(ctx, s, prog); err != nil {
-				once.Do(func() { first = err })
-				cancel(err)
+			out, err := fp.stage(ctx, s, prog)
+			if err == nil {
+				a.staged(s, out)
+				return
 			}
+			mu.Lock()
+			if first == nil {
+				first = err
+			}
+			mu.Unlock()
 		})
 	}
 	wg.Wait()
@@ -167,10 +221,10 @@ func (fp *fastPull) stageAll(ctx context.Context, steps []*layerStep) error {
 }
 
 // stage streams one layer blob into a staging directory of its own.
-func (fp *fastPull) stage(ctx context.Context, s *layerStep, prog *stagingProgress) error {
+func (fp *fastPull) stage(ctx context.Context, s *layerStep, prog *stagingProgress) (*graphdriver.DriverWithDifferOutput, error) {
 	rc, err := fp.blobs.open(ctx, s.info, fp.cache)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rc.Close()
 	blob := prog.start(s.info, rc, fp.limits)
@@ -183,18 +237,21 @@ func (fp *fastPull) stage(ctx context.Context, s *layerStep, prog *stagingProgre
 		if out != nil {
 			_ = fp.st.e.store.CleanupStagedLayer(out)
 		}
-		return fp.stageError(s, err)
+		return nil, fp.stageError(s, err)
 	}
 	if out.CompressedDigest != s.info.Digest || out.UncompressedDigest != s.diffID {
 		_ = fp.st.e.store.CleanupStagedLayer(out)
-		return pullerrors.Errorf(pullerrors.Integrity, "layer %s: staged with digests %s and %s", s.info.Digest, out.CompressedDigest, out.UncompressedDigest)
+		return nil, pullerrors.Errorf(pullerrors.Integrity, "layer %s: staged with digests %s and %s", s.info.Digest, out.CompressedDigest, out.UncompressedDigest)
 	}
-	s.staged = out
+	if err := fp.limits.exceeded(); err != nil { // this layer's last bytes count
+		_ = fp.st.e.store.CleanupStagedLayer(out)
+		return nil, err
+	}
 	// As containers/image records it after a download: later pulls of
 	// the same blob find the layer by its diff ID.
 	fp.cache.RecordDigestUncompressedPair(s.info.Digest, s.diffID)
 	blob.done()
-	return nil
+	return out, nil
 }
 
 // stageError classifies the failure to stage s: a digest mismatch or an
@@ -219,24 +276,6 @@ func (fp *fastPull) stageError(s *layerStep, err error) error {
 	return err
 }
 
-// checkImageSize applies Limits.MaxImageSize to the layers staged (their
-// sizes are exact now; during staging it was checked as they grew).
-func (fp *fastPull) checkImageSize(steps []*layerStep) error {
-	if fp.limits.l.MaxImageSize <= 0 {
-		return nil
-	}
-	var total int64
-	for _, s := range steps {
-		if s.staged != nil {
-			total += s.staged.Size
-		}
-	}
-	if total > fp.limits.l.MaxImageSize {
-		return limitError("the image unpacks to more than the limit of %d bytes", fp.limits.l.MaxImageSize)
-	}
-	return nil
-}
-
 // cleanupStaged removes the staging directories not applied.
 func (fp *fastPull) cleanupStaged(steps []*layerStep) {
 	for _, s := range steps {
@@ -245,18 +284,6 @@ func (fp *fastPull) cleanupStaged(steps []*layerStep) {
 			s.staged = nil
 		}
 	}
-}
-
-// applyAll applies the layers in order and returns the top layer's ID.
-func (fp *fastPull) applyAll(steps []*layerStep) (string, error) {
-	parent := ""
-	for _, s := range steps {
-		if err := fp.apply(s, parent); err != nil {
-			return "", fmt.Errorf("storing layer %s: %w", s.info.Digest, pullerrors.Wrap(pullerrors.Storage, err))
-		}
-		parent = s.id
-	}
-	return parent, nil
 }
 
 // apply makes layer s present under its ID on top of parent: already

@@ -77,6 +77,10 @@ type wrappedRef struct {
 	// suspect: a partial this copy resumed was found bad and discarded;
 	// the copy's failure is then an Integrity one (see copyOnce).
 	suspect atomic.Bool
+	// probe is what the fast path opened and read in this attempt before
+	// it left the pull to copy.Image (fastpath.go): NewImageSource takes
+	// its open source, GetManifest its manifests.
+	probe *fastProbe
 }
 
 // copyError classifies the failure of a copy that read from ref: when a
@@ -91,9 +95,12 @@ func copyError(ref types.ImageReference, err error) error {
 
 // NewImageSource opens the real source and wraps it.
 func (r *wrappedRef) NewImageSource(ctx context.Context, sys *types.SystemContext) (types.ImageSource, error) {
-	inner, err := r.ImageReference.NewImageSource(ctx, sys)
-	if err != nil {
-		return nil, err
+	inner := r.probe.source()
+	if inner == nil {
+		var err error
+		if inner, err = r.ImageReference.NewImageSource(ctx, sys); err != nil {
+			return nil, err
+		}
 	}
 	return &wrappedSource{ImageSource: inner, ref: r, sys: sys, layers: map[digest.Digest]bool{}}, nil
 }
@@ -114,7 +121,11 @@ type wrappedSource struct {
 
 // GetManifest checks the layer count and notes which blobs are layers.
 func (s *wrappedSource) GetManifest(ctx context.Context, instanceDigest *digest.Digest) ([]byte, string, error) {
-	raw, mime, err := s.ImageSource.GetManifest(ctx, instanceDigest)
+	raw, mime, ok := s.ref.probe.manifest(instanceDigest)
+	var err error
+	if !ok {
+		raw, mime, err = s.ImageSource.GetManifest(ctx, instanceDigest)
+	}
 	if err != nil {
 		return raw, mime, err
 	}
