@@ -136,7 +136,7 @@ func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache 
 	s.mu.Lock()
 	layer := s.layers[info.Digest]
 	s.mu.Unlock()
-	cfg := s.ref.fetchConfig()
+	cfg := s.ref.e.fetchConfig(s.ref.rep, &s.ref.suspect)
 	cfg.Counter = s.counter
 	if !s.ref.registry || len(info.URLs) > 0 {
 		cfg.Partials = nil // not a registry's blob: nothing to resume against
@@ -154,15 +154,17 @@ func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache 
 	}, cfg)
 }
 
-// fetchConfig is the internal/fetch configuration of this pull's blobs:
-// the Engine's partials and stall timeout, the pull's progress and log.
-func (r *wrappedRef) fetchConfig() fetch.Config {
+// fetchConfig is the internal/fetch configuration of a pull's blobs: the
+// Engine's partials and stall timeout, the pull's progress, and suspect
+// set when a resumed partial proves bad (the pull's failure is then an
+// Integrity one, retried without it). The fast path uses it too.
+func (e *Engine) fetchConfig(rep *report.Reporter, suspect *atomic.Bool) fetch.Config {
 	return fetch.Config{
-		Partials:  r.e.resume.partials,
-		Stall:     r.e.resume.stall,
-		Log:       r.e.log,
-		Emit:      r.rep.Emit,
-		Discarded: func() { r.suspect.Store(true) },
+		Partials:  e.resume.partials,
+		Stall:     e.resume.stall,
+		Log:       e.log,
+		Emit:      rep.Emit,
+		Discarded: func() { suspect.Store(true) },
 	}
 }
 

@@ -32,12 +32,15 @@
 //	rc, size, err := fetch.Open(ctx, fetch.Blob{
 //		Digest: d, Size: declared,
 //		Open:   fetch.Ranged(client, d, declared, whole, log),
+//		Layer:  true, // counted by cfg.Counter
 //	}, cfg)
 //
 // where whole opens the blob from byte 0 (for instance containers/image's
 // ImageSource.GetBlob, which follows mirrors, or a GET through the same
-// registryclient) and cfg is the engine's per-pull Config (partial store,
-// stall timeout, progress callbacks; the engine builds it once per pull).
+// registryclient), client makes the registryclient for ranged resumes
+// (once; see wrappedSource.rangeClient in engine/source.go) and cfg is
+// Engine.fetchConfig(rep, &suspect) (partial store, stall timeout,
+// progress callbacks), with Counter set from Limits when they count bytes.
 // Read rc to its io.EOF: the bytes are the blob's, from offset 0, and a
 // resumed blob's digest has been checked. Close it in every case: before
 // its end, Close keeps what arrived for the next attempt. Errors are
