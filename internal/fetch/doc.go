@@ -49,8 +49,21 @@
 // and the like for a registry that stopped answering, and the last error
 // of the Opener otherwise.
 //
-// # Reconnects
+// # Progress rule
 //
 // A broken or stalled connection is replaced by a ranged request for the
-// rest, up to MaxReconnects connections in a row that bring no byte.
+// rest. A connection counts as progress when it brought at least
+// MinProgress (1 MiB) new bytes: bytes the partial did not hold yet, so
+// the bytes a 200 answer to a ranged request sends again, which are
+// discarded, do not count. After MaxReconnects connections in a row
+// without progress the blob fails with the last connection's error
+// (Unavailable, or Timeout for a stall), its bytes kept for the next
+// attempt. So a registry that sends one byte per connection, ends every
+// answer early, or cuts a blob one byte before its end costs at most
+// MaxReconnects+1 GETs per attempt, never a loop only the caller's
+// deadline ends. A slow link whose connections break before 1 MiB still
+// gets there: each attempt (the caller's retries) resumes from what the
+// last one kept. containers/image's own reconnect also accepts a
+// connection that lasted 60 s as progress; we do not, so that a registry
+// trickling one byte a minute cannot hold a pull for ever.
 package fetch

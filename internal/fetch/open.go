@@ -76,9 +76,14 @@ const (
 	// holds (a canceled pull may still be closing it) before it downloads
 	// the blob without one.
 	BusyWait = time.Second
-	// MaxReconnects bounds the reconnections in a row that bring no new
-	// byte, for one blob in one Open.
+	// MaxReconnects bounds the reconnections in a row without progress,
+	// for one blob in one Open: a blob takes at most MaxReconnects+1 GETs
+	// that make no progress before it fails.
 	MaxReconnects = 5
+	// MinProgress is the number of new bytes a connection must bring to
+	// count as progress (containers/image's in-process reconnect asks the
+	// same 1 MiB).
+	MinProgress = 1 << 20
 )
 
 // Open starts reading blob b. It returns the stream of the blob from its

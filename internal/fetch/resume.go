@@ -18,7 +18,7 @@ import (
 // re-hashed), then the network. Every network byte is appended to the
 // partial before it is handed on. A broken or stalled connection is
 // replaced by a ranged request for the rest, up to MaxReconnects times in
-// a row without progress. The last byte completes the partial: its digest
+// a row without progress (see the package doc's progress rule). The last byte completes the partial: its digest
 // is checked and its files removed.
 type resumingBlob struct {
 	ctx  context.Context
@@ -39,8 +39,10 @@ type resumingBlob struct {
 	short     io.ReadCloser // the body of a blob shorter than declared
 	shortSize int64
 
-	connected bool // a connection was made for this blob
-	fails     int  // connections in a row that brought no byte
+	connected bool  // a connection was made for this blob
+	fresh     int64 // new bytes (kept, not discarded) of the current connection
+	fails     int   // connections in a row that made no progress
+	pending   error // the end of a connection whose last bytes were handed on
 	err       error
 }
 
@@ -111,6 +113,10 @@ func (b *resumingBlob) read(out []byte) (int, error) {
 		}
 		return n, nil
 	}
+	if err := b.pending; err != nil {
+		b.pending = nil
+		return 0, b.fail(err)
+	}
 	for {
 		if b.p.Offset() == b.p.Size() {
 			return 0, b.finish()
@@ -129,8 +135,11 @@ func (b *resumingBlob) read(out []byte) (int, error) {
 				return 0, b.fail(oversizeError(b.blob.Digest, "the registry sent more bytes than the declared size"))
 			}
 			b.dropBody()
-			err = b.stallError(err)
-			if n == 0 && !b.retryable(err) {
+			if err = b.stallError(err); !b.retryable(err) {
+				if n > 0 { // hand them on; the error comes with the next Read
+					b.pending = err
+					return n, nil
+				}
 				return 0, b.fail(err)
 			}
 		}
@@ -140,9 +149,11 @@ func (b *resumingBlob) read(out []byte) (int, error) {
 	}
 }
 
-// retryable counts a failed connection or read and says whether another
-// connection may be tried: not when the caller gave up, not after too many
-// in a row without progress.
+// retryable counts a connection that ended (or could not be made) and
+// says whether another may be tried: not when the caller gave up, not for
+// an error a new connection cannot cure, not after MaxReconnects
+// connections in a row without progress. A connection made progress when
+// it brought at least MinProgress new bytes.
 func (b *resumingBlob) retryable(err error) bool {
 	if b.ctx.Err() != nil {
 		return false
@@ -150,6 +161,10 @@ func (b *resumingBlob) retryable(err error) bool {
 	if !b.stalled.Load() && !pullerrors.Retryable(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return false
 	}
+	if b.fresh >= MinProgress {
+		b.fails = 0
+	}
+	b.fresh = 0
 	b.fails++
 	b.cfg.Log.DebugContext(b.ctx, "blob connection lost", "digest", b.blob.Digest, "offset", b.p.Offset(), "stalled", b.stalled.Load(), "err", err)
 	if b.fails > MaxReconnects {
@@ -193,9 +208,6 @@ func (b *resumingBlob) readBody(out []byte) (int, error) {
 	if b.dog != nil {
 		b.dog.Stop()
 	}
-	if n > 0 {
-		b.fails = 0
-	}
 	if b.skip > 0 {
 		b.skip -= int64(n)
 		if b.skip == 0 {
@@ -211,6 +223,7 @@ func (b *resumingBlob) readBody(out []byte) (int, error) {
 			}
 			return 0, pullerrors.Errorf(pullerrors.Storage, "keeping blob %s: %w", b.blob.Digest, werr)
 		}
+		b.fresh += int64(n)
 	}
 	if b.p.Offset() == b.p.Size() {
 		if err == nil {
