@@ -104,10 +104,10 @@ type wrappedSource struct {
 	ref *wrappedRef
 	sys *types.SystemContext
 
-	mu     sync.Mutex
-	layers map[digest.Digest]bool // layers of the manifests read
-	client *registryclient.Client // for ranged resumes, made once
-	cErr   error
+	mu      sync.Mutex
+	layers  map[digest.Digest]bool   // layers of the manifests read
+	clients []*registryclient.Client // for ranged resumes, made once
+	cErr    error
 
 	counter *fetch.Counter // what the layers fetched unpack to (Limits)
 }
@@ -150,7 +150,7 @@ func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache 
 	}
 	return fetch.Open(ctx, fetch.Blob{
 		Digest: info.Digest, Size: info.Size, Layer: layer,
-		Open: fetch.Ranged(s.rangeClient, info.Digest, info.Size, whole, s.ref.e.log),
+		Open: fetch.Ranged(s.rangeClients, info.Digest, info.Size, whole, s.ref.e.log),
 	}, cfg)
 }
 
@@ -168,18 +168,19 @@ func (e *Engine) fetchConfig(rep *report.Reporter, suspect *atomic.Bool) fetch.C
 	}
 }
 
-// rangeClient returns the ranged client of this source's registry, made
-// once; an error means resumes fall back to whole GETs.
-func (s *wrappedSource) rangeClient() (*registryclient.Client, error) {
+// rangeClients returns the clients of the registries containers/image
+// pulls this source's name from (mirrors, then the rewritten location),
+// made once; an error means resumes fall back to whole GETs.
+func (s *wrappedSource) rangeClients() ([]*registryclient.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.client == nil && s.cErr == nil {
+	if s.clients == nil && s.cErr == nil {
 		named := s.ref.DockerReference()
 		if named == nil {
 			s.cErr = errors.New("no ranged request possible: not a registry")
 		} else {
-			s.client, s.cErr = registryclient.New(s.sys, named)
+			s.clients, s.cErr = registryclient.ForPull(s.sys, named)
 		}
 	}
-	return s.client, s.cErr
+	return s.clients, s.cErr
 }

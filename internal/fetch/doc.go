@@ -31,14 +31,14 @@
 //
 //	rc, size, err := fetch.Open(ctx, fetch.Blob{
 //		Digest: d, Size: declared,
-//		Open:   fetch.Ranged(client, d, declared, whole, log),
+//		Open:   fetch.Ranged(clients, d, declared, whole, log),
 //		Layer:  true, // counted by cfg.Counter
 //	}, cfg)
 //
 // where whole opens the blob from byte 0 (for instance containers/image's
 // ImageSource.GetBlob, which follows mirrors, or a GET through the same
-// registryclient), client makes the registryclient for ranged resumes
-// (once; see wrappedSource.rangeClient in engine/source.go) and cfg is
+// registryclient), clients returns registryclient.ForPull's clients for ranged resumes
+// (once; see wrappedSource.rangeClients in engine/source.go) and cfg is
 // Engine.fetchConfig(rep, &suspect) (partial store, stall timeout,
 // progress callbacks), with Counter set from Limits when they count bytes.
 // Read rc to its io.EOF: the bytes are the blob's, from offset 0, and a

@@ -9,10 +9,12 @@ package fetch
 // go-containerregistry's registry). So the first request for a blob is
 // whatever opens it whole (for copy.Image's source, containers/image's
 // GetBlob: mirrors, auth, TLS exactly as for any pull), and only a resume
-// at N > 0 goes through internal/registryclient, configured as
-// containers/image is. Anything it cannot do (a challenge it cannot
-// answer, a client that cannot be made) makes the resume fall back to the
-// whole blob, skipping the first N bytes: slower, never wrong.
+// at N > 0 goes through internal/registryclient, to the pull sources
+// containers/image uses for the name (mirrors, then the rewritten
+// location), each configured as containers/image configures it. Anything
+// it cannot do (a challenge it cannot answer, no source that answers)
+// makes the resume fall back to the whole blob, skipping the first N
+// bytes: slower, never wrong.
 
 import (
 	"context"
@@ -28,12 +30,14 @@ import (
 )
 
 // Ranged returns the Opener of blob d (of declared size) that opens it
-// whole at offset 0 and asks client for the rest with a closed range at an
-// offset N > 0. client is called once per resume; an error from it, a
-// failed request or a 206 that is not exactly the range asked makes the
-// Opener fall back to whole (whose answer starts at 0: the reader discards
-// the first N bytes). A 200 to the range is returned as the whole blob.
-func Ranged(client func() (*registryclient.Client, error), d digest.Digest, size int64, whole Opener, log *slog.Logger) Opener {
+// whole at offset 0 and, at an offset N > 0, asks the clients in order for
+// the rest with a closed range: the first 206 with exactly the range asked
+// (or 200, returned as the whole blob) wins. clients is called once per
+// resume (registryclient.ForPull gives the pull's sources in
+// containers/image's order); when it fails, or no client answers, the
+// Opener falls back to whole (whose answer starts at 0: the reader
+// discards the first N bytes).
+func Ranged(clients func() ([]*registryclient.Client, error), d digest.Digest, size int64, whole Opener, log *slog.Logger) Opener {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -41,29 +45,40 @@ func Ranged(client func() (*registryclient.Client, error), d digest.Digest, size
 		if off == 0 {
 			return whole(ctx, 0)
 		}
-		c, err := client()
+		cs, err := clients()
 		if err != nil {
 			log.DebugContext(ctx, "no ranged requests to this registry", "err", err)
 			return whole(ctx, off)
 		}
-		res, err := rangeGet(ctx, c, d, off, size)
-		if err != nil {
+		for _, c := range cs {
+			body, err := ranged(ctx, c, d, off, size)
+			if err == nil {
+				return body, nil
+			}
 			if ctx.Err() != nil {
 				return nil, err
 			}
-			log.DebugContext(ctx, "ranged request failed", "digest", d, "err", err)
-			return whole(ctx, off)
+			log.DebugContext(ctx, "ranged request failed", "digest", d, "registry", c.Host(), "err", err)
 		}
-		if res.StatusCode == http.StatusPartialContent {
-			if err := checkContentRange(res, off, size); err != nil {
-				registryclient.Drain(res)
-				log.DebugContext(ctx, "bad ranged answer", "digest", d, "err", err)
-				return whole(ctx, off)
-			}
-			return &Body{ReadCloser: res.Body, Start: off, Length: res.ContentLength}, nil
-		}
-		return &Body{ReadCloser: res.Body, Start: 0, Length: res.ContentLength}, nil // 200: the whole blob
+		return whole(ctx, off)
 	}
+}
+
+// ranged asks c for the bytes of d from off: a 206 with exactly that range,
+// or a 200 (the whole blob).
+func ranged(ctx context.Context, c *registryclient.Client, d digest.Digest, off, size int64) (*Body, error) {
+	res, err := rangeGet(ctx, c, d, off, size)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode == http.StatusPartialContent {
+		if err := checkContentRange(res, off, size); err != nil {
+			registryclient.Drain(res)
+			return nil, err
+		}
+		return &Body{ReadCloser: res.Body, Start: off, Length: res.ContentLength}, nil
+	}
+	return &Body{ReadCloser: res.Body, Start: 0, Length: res.ContentLength}, nil // 200: the whole blob
 }
 
 // rangeGet asks for bytes [from, size) of blob d with a closed range. It
