@@ -42,16 +42,6 @@ const (
 	DefaultStallTimeout    = 5 * time.Minute
 	DefaultPartialMaxAge   = 7 * 24 * time.Hour
 	DefaultPartialMaxBytes = 10 << 30
-	// minResumableSize: smaller blobs (configs, tiny layers) are fetched
-	// whole again; keeping them costs more than it saves.
-	minResumableSize = 256 << 10
-	// busyWait is how long a pull waits for a partial another pull holds
-	// (a canceled pull may still be closing it) before it downloads the
-	// blob without one.
-	busyWait = time.Second
-	// maxReconnects bounds the reconnections in a row that bring no new
-	// byte, for one blob in one attempt.
-	maxReconnects = 5
 )
 
 // resumeConf is ResumeOptions resolved.
