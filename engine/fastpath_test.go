@@ -191,4 +191,3 @@ func TestFastPathProgressWhileUnpacking(t *testing.T) {
 		t.Errorf("layer events %v; want started, progress, done", kinds)
 	}
 }
-
