@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/vbatts/tar-split/tar/asm"
@@ -96,11 +97,26 @@ func (d *differ) ApplyDiff(dest string, options *archive.TarOptions, differOpts 
 	diffHash := l.DiffID.Algorithm().Digester()
 	counted := &countingReader{r: tarStream, max: l.MaxUncompressed, progress: l.Progress}
 	tsBuf := bufio.NewWriterSize(ts, 64<<10)
-	payload, err := asm.NewInputTarStream(io.TeeReader(counted, diffHash.Hash()), tarstorage.NewJSONPacker(tsBuf), tarstorage.NewDiscardFilePutter())
+	payload, done, err := asm.NewInputTarStreamWithDone(io.TeeReader(counted, diffHash.Hash()), tarstorage.NewJSONPacker(tsBuf), tarstorage.NewDiscardFilePutter())
 	if err != nil {
 		return out, fmt.Errorf("reading layer %s: %w", l.Digest, err)
 	}
+	// The tar-split goroutine reads the stream and writes the tar-split;
+	// it must be gone before either is closed and before Body, the
+	// caller's, is let go.
+	stopTarSplit := sync.OnceValue(func() error {
+		payload.Close()
+		return <-done
+	})
+	defer stopTarSplit() //nolint:errcheck // on success, checked below
+
 	ids, err := unpack(payload, dest, options)
+	if errors.Is(err, tarstorage.ErrDuplicatePath) {
+		// Storage's tar-split cannot hold a name twice, and a second entry
+		// replacing the first (a symlink by a directory) is how escapes
+		// are usually tried.
+		err = fmt.Errorf("%w: %w", ErrUnsafePath, err)
+	}
 	if err != nil {
 		return out, fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
 	}
@@ -111,6 +127,9 @@ func (d *differ) ApplyDiff(dest string, options *archive.TarOptions, differOpts 
 	}
 	if _, err := io.Copy(io.Discard, blob); err != nil {
 		return out, fmt.Errorf("reading layer %s: %w", l.Digest, err)
+	}
+	if err := stopTarSplit(); err != nil {
+		return out, fmt.Errorf("recording tar-split of layer %s: %w", l.Digest, err)
 	}
 	if err := tsBuf.Flush(); err != nil {
 		return out, fmt.Errorf("writing tar-split: %w", err)

@@ -8,10 +8,12 @@
 //
 // The model: storage's own PutLayer untars in a chrooted child process.
 // This differ runs in the caller's process with no chroot, so it resolves
-// every name in the tar inside the staging directory with the kernel's
-// help (openat2 RESOLVE_IN_ROOT, or filepath-securejoin where the kernel
-// lacks it) and never by looking at the name's text. An entry that would
-// reach outside is an error wrapping ErrUnsafePath.
+// every directory it writes into beneath the staging directory with the
+// kernel's help (openat2 RESOLVE_BENEATH, or os.Root's component-by-
+// component walk where the kernel lacks openat2) and never by looking at
+// the name's text. An entry that would reach outside, through "..", an
+// absolute name or a symlink, is an error wrapping ErrUnsafePath (see
+// resolve.go for why it is refused rather than re-rooted).
 //
 // The tree it writes is the one the overlay driver's own ApplyDiff writes
 // for the same tar: whiteouts as 0:0 character devices, opaque directories

@@ -14,6 +14,7 @@ import (
 	"github.com/pullengine/pullengine/internal/stagedlayer"
 	"go.podman.io/storage"
 	graphdriver "go.podman.io/storage/drivers"
+	"go.podman.io/storage/pkg/idtools"
 	storagetypes "go.podman.io/storage/types"
 )
 
@@ -21,7 +22,11 @@ func TestMain(m *testing.M) { enginetest.Main(m) }
 
 // newOverlayStore opens an overlay store in a temp dir, or skips where
 // the kernel does not mount overlay for this process.
-func newOverlayStore(t testing.TB) storage.Store {
+func newOverlayStore(t testing.TB) storage.Store { return newOverlayStoreMapped(t, nil) }
+
+// newOverlayStoreMapped is newOverlayStore with idMap as the store's UID
+// and GID map.
+func newOverlayStoreMapped(t testing.TB, idMap []idtools.IDMap) storage.Store {
 	t.Helper()
 	if d, reason := enginetest.DefaultDriver(); d != "overlay" {
 		t.Skipf("overlay unavailable: %s", reason)
@@ -31,6 +36,8 @@ func newOverlayStore(t testing.TB) storage.Store {
 		GraphRoot:       filepath.Join(dir, "root"),
 		RunRoot:         filepath.Join(dir, "run"),
 		GraphDriverName: "overlay",
+		UIDMap:          idMap,
+		GIDMap:          idMap,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +91,17 @@ func putLayer(t testing.TB, s storage.Store, id, parent string, b blob) *storage
 // stageLayer applies l through the staged-layer API with our differ, as
 // layer id on parent; on error it cleans up the staging directory.
 func stageLayer(s storage.Store, id, parent string, l stagedlayer.Layer) (*storage.Layer, error) {
-	out, err := s.PrepareStagedLayer(nil, stagedlayer.NewDiffer(l))
+	return stageLayerMapped(s, id, parent, l, nil)
+}
+
+// stageLayerMapped is stageLayer in a store with idMap as its ID maps,
+// which PrepareStagedLayer must be told.
+func stageLayerMapped(s storage.Store, id, parent string, l stagedlayer.Layer, idMap []idtools.IDMap) (*storage.Layer, error) {
+	var opts *graphdriver.ApplyDiffWithDifferOpts
+	if idMap != nil {
+		opts = &graphdriver.ApplyDiffWithDifferOpts{ApplyDiffOpts: graphdriver.ApplyDiffOpts{Mappings: idtools.NewIDMappingsFromMaps(idMap, idMap)}}
+	}
+	out, err := s.PrepareStagedLayer(opts, stagedlayer.NewDiffer(l))
 	if err != nil {
 		if out != nil {
 			err = errors.Join(err, s.CleanupStagedLayer(out))

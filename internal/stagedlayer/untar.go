@@ -61,6 +61,9 @@ func unpack(r io.Reader, dest string, options *archive.TarOptions) (idSet, error
 		ids:              newIDSet(),
 		buf:              make([]byte, 1<<20),
 	}
+	if err := u.ownRoot(); err != nil {
+		return u.ids, err
+	}
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -76,6 +79,28 @@ func unpack(r io.Reader, dest string, options *archive.TarOptions) (idSet, error
 		}
 	}
 	return u.ids, u.finish()
+}
+
+// ownRoot gives the root to the mapped root user, as the driver's Create
+// does for a layer PutLayer fills; the staging directory it is made in
+// belongs to this process.
+func (u *unpacker) ownRoot() error {
+	if u.idMaps.Empty() {
+		return nil
+	}
+	root, err := u.rs.openDir(".")
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(root.Fd()), &st); err == nil && int(st.Uid) == u.rootIDs.UID && int(st.Gid) == u.rootIDs.GID {
+		return nil
+	}
+	if err := unix.Fchown(int(root.Fd()), u.rootIDs.UID, u.rootIDs.GID); err != nil && !u.opts.IgnoreChownErrors {
+		return &os.PathError{Op: "fchown", Path: ".", Err: err}
+	}
+	return nil
 }
 
 // entry writes one tar entry.
@@ -340,8 +365,8 @@ func (u *unpacker) createNode(at entryAt, hdr *tar.Header, mode uint32) error {
 		return nil // a user namespace cannot make devices; storage skips them too
 	}
 	kind := map[byte]uint32{tar.TypeBlock: unix.S_IFBLK, tar.TypeChar: unix.S_IFCHR, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
-	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)) //nolint:gosec // as storage's system.Mkdev
-	if err := unix.Mknodat(at.fd(), at.name, mode|kind, int(dev)); err != nil {       //nolint:gosec
+	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))               //nolint:gosec // as storage's system.Mkdev
+	if err := unix.Mknodat(at.fd(), at.name, mode|kind, int(dev)); err != nil { //nolint:gosec
 		return &os.PathError{Op: "mknodat", Path: at.name, Err: err}
 	}
 	return u.finishAt(at, hdr, &mode, true)
