@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
@@ -380,11 +381,16 @@ func (b *resumingBlob) discarded(p *blobresume.Partial, why error) {
 func (b *resumingBlob) fail(err error) error {
 	b.dropBody()
 	if b.p != nil {
-		if errors.Is(err, blobresume.ErrOversize) || pullerrors.Classify(err) == pullerrors.Integrity {
+		switch {
+		case errors.Is(err, blobresume.ErrOversize) || pullerrors.Classify(err) == pullerrors.Integrity:
 			b.p.Discard()
 			b.discarded(b.p, err)
-		} else if cerr := b.p.Close(); cerr != nil {
-			b.cfg.Log.WarnContext(b.ctx, "cannot keep a partial download", "digest", b.blob.Digest, "err", cerr)
+		case diskFull(err):
+			b.p.Discard() // it cannot grow; kept, it would fill the disk for the next pull
+		default:
+			if cerr := b.p.Close(); cerr != nil {
+				b.cfg.Log.WarnContext(b.ctx, "cannot keep a partial download", "digest", b.blob.Digest, "err", cerr)
+			}
 		}
 		b.p = nil
 	}
@@ -410,4 +416,9 @@ func (b *resumingBlob) Close() error {
 	}
 	b.fail(errors.New("blob stream closed"))
 	return nil
+}
+
+// diskFull reports whether err says the file system is full.
+func diskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
