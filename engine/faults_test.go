@@ -783,6 +783,39 @@ func assertNoCanary(t *testing.T, err error, logs string) {
 			t.Errorf("the password shows in %s: %s", how, s)
 		}
 	}
+	assertNotInChain(t, err, faultCanary)
+}
+
+// assertNotInChain fails when secret shows in the text of any error of
+// err's tree: errors.Unwrap repeatedly, and every member of a join (what a
+// caller walking the chain would print).
+func assertNotInChain(t *testing.T, err error, secret string) {
+	t.Helper()
+	for depth, e := range errorTree(err) {
+		for _, s := range []string{e.Error(), fmt.Sprintf("%+v", e), fmt.Sprintf("%#v", e)} {
+			if strings.Contains(s, secret) {
+				t.Errorf("the secret shows in a wrapped %T (node %d of the chain): %s", e, depth, s)
+				break
+			}
+		}
+	}
+}
+
+// errorTree lists err and every error it wraps, depth first.
+func errorTree(err error) []error {
+	if err == nil {
+		return nil
+	}
+	out := []error{err}
+	switch x := err.(type) {
+	case interface{ Unwrap() error }:
+		out = append(out, errorTree(x.Unwrap())...)
+	case interface{ Unwrap() []error }:
+		for _, e := range x.Unwrap() {
+			out = append(out, errorTree(e)...)
+		}
+	}
+	return out
 }
 
 // logBuffer is a buffer the engine's slog handler writes to, safe for
