@@ -66,6 +66,9 @@ func (st *pullState) run(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := refuseCredentials(st.name); err != nil {
+		return err
+	}
 	if st.in, err = st.e.parseName(st.name); err != nil {
 		return err
 	}
@@ -104,7 +107,7 @@ func (st *pullState) fail(ctx context.Context, err error) error {
 			cands = append(cands, c)
 		}
 	}
-	perr := pullerrors.New(st.name, err, cands...).WithAuthenticated(st.o.Username != "" || st.o.IdentityToken != "")
+	perr := pullerrors.New(st.shown(), err, cands...).WithAuthenticated(st.o.Username != "" || st.o.IdentityToken != "")
 	st.rep.Emit(progress.Event{Kind: progress.Failed, Ref: st.shown(), Err: perr,
 		ErrorKind: pullerrors.Classify(perr).String(), ErrorStatus: pullerrors.HTTPStatus(perr)})
 	st.e.log.DebugContext(ctx, "pull failed", "name", st.shown(), "err", perr)
