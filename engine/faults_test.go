@@ -167,6 +167,18 @@ var faultRows = []faultRow{
 		perAttempt: 1,
 	},
 	{
+		name: "a registry's own 403 DENIED, default message, anonymous", answer: "403 DENIED `requested access to the resource is denied`",
+		file: "denied-403-default.http", on: enginetest.ManifestGet, auth: token,
+		kind: pullerrors.Denied, status: 403, maybeNotFound: true, // not the 401 of Docker Hub's challenge (issue 22, 15)
+		perAttempt: 1,
+	},
+	{
+		name: "quay.io: 403 DENIED with `detail`, anonymous", answer: "403 DENIED, default message, `\"detail\":{}`",
+		file: "quay-denied-403.http", on: enginetest.ManifestGet, auth: token,
+		kind: pullerrors.Denied, status: 403, maybeNotFound: true,
+		perAttempt: 1,
+	},
+	{
 		name: "Google Artifact Registry: no access, anonymous", answer: "token endpoint 403 DENIED",
 		file: "gar-token-denied.http", on: enginetest.Token, auth: token,
 		kind: pullerrors.Denied, status: 403, maybeNotFound: true, // the registry's 403 is kept (issue 10)
