@@ -1,9 +1,9 @@
 package pullerrors
 
 import (
-	"fmt"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/docker/distribution/registry/api/errcode"
