@@ -93,7 +93,7 @@ func copyError(ref types.ImageReference, err error) error {
 func (r *wrappedRef) NewImageSource(ctx context.Context, sys *types.SystemContext) (types.ImageSource, error) {
 	inner, err := r.ImageReference.NewImageSource(ctx, sys)
 	if err != nil {
-		return nil, err
+		return nil, pullerrors.Bound(err) // where a registry's error text enters: cut once, before copy.Image wraps it
 	}
 	return &wrappedSource{ImageSource: inner, ref: r, sys: sys, layers: map[digest.Digest]bool{}}, nil
 }
@@ -116,7 +116,7 @@ type wrappedSource struct {
 func (s *wrappedSource) GetManifest(ctx context.Context, instanceDigest *digest.Digest) ([]byte, string, error) {
 	raw, mime, err := s.ImageSource.GetManifest(ctx, instanceDigest)
 	if err != nil {
-		return raw, mime, err
+		return raw, mime, pullerrors.Bound(err)
 	}
 	layers, err := s.ref.e.limits.checkManifest(raw, mime)
 	if err != nil {
@@ -135,7 +135,7 @@ func (s *wrappedSource) GetManifest(ctx context.Context, instanceDigest *digest.
 func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache) (io.ReadCloser, int64, error) {
 	rc, size, err := s.open(ctx, info, cache)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, pullerrors.Bound(err)
 	}
 	s.mu.Lock()
 	layer := s.layers[info.Digest]
