@@ -9,6 +9,7 @@ import (
 	"github.com/pullengine/pullengine/internal/decide"
 	"github.com/pullengine/pullengine/policy"
 	"github.com/pullengine/pullengine/progress"
+	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/storage"
 )
 
@@ -66,6 +67,9 @@ func (st *pullState) run(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := refuseCredentials(st.name); err != nil {
+		return err
+	}
 	if st.in, err = st.e.parseName(st.name); err != nil {
 		return err
 	}
@@ -104,11 +108,30 @@ func (st *pullState) fail(ctx context.Context, err error) error {
 			cands = append(cands, c)
 		}
 	}
-	perr := pullerrors.New(st.name, err, cands...).WithAuthenticated(st.o.Username != "" || st.o.IdentityToken != "")
+	// Each failed candidate says whether credentials were sent (tried); a
+	// refusal before any candidate (a tag list) asks the same of the name.
+	perr := pullerrors.New(st.shown(), err, cands...)
+	if len(cands) == 0 && (perr.Kind == pullerrors.Unauthorized || perr.Kind == pullerrors.Denied) && st.sendsCredentials() {
+		perr.WithAuthenticated(true)
+	}
 	st.rep.Emit(progress.Event{Kind: progress.Failed, Ref: st.shown(), Err: perr,
 		ErrorKind: pullerrors.Classify(perr).String(), ErrorStatus: pullerrors.HTTPStatus(perr)})
 	st.e.log.DebugContext(ctx, "pull failed", "name", st.shown(), "err", perr)
 	return perr
+}
+
+// sendsCredentials reports whether the pull's registry requests for its
+// name carry credentials (sendsCredentials, credentials.go).
+func (st *pullState) sendsCredentials() bool {
+	explicit := st.o.Username != "" || st.o.IdentityToken != ""
+	if st.in.name == "" {
+		return explicit
+	}
+	named, err := reference.ParseNormalizedNamed(st.in.name)
+	if err != nil {
+		return explicit
+	}
+	return sendsCredentials(&st.sys, named)
 }
 
 func doneEvent(res *Result) progress.Event {
