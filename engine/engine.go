@@ -110,6 +110,9 @@ type Options struct {
 
 	// Logger receives the engine's own logs. Nil discards them.
 	Logger *slog.Logger
+	// Observer, when set, is told about every Pull (for metrics; see
+	// package metrics).
+	Observer Observer
 
 	// AllowedStores are the graph roots of other stores that a
 	// "containers-storage:[driver@ROOT+RUN]name" source may name (see
@@ -133,6 +136,7 @@ type Engine struct {
 	tmpLock   *blobresume.Lock // held while tmpDir is in use
 	// allowedStores are Options.AllowedStores, cleaned.
 	allowedStores []string
+	observer      Observer // Options.Observer
 }
 
 // New opens the store (unless Options.Store is given) and reads the host
@@ -154,6 +158,7 @@ func New(opts Options) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	e.observer = opts.Observer
 	if opts.SystemContext != nil {
 		e.sys = *opts.SystemContext
 	}
