@@ -255,6 +255,9 @@ func (f *serveFlags) ownListener(socketPath string) (net.Listener, error) {
 // run serves on ls until ctx ends or the idle time passes, then shuts down.
 func (f *serveFlags) run(ctx context.Context, e *engine.Engine, ls []net.Listener, logger *slog.Logger, stderr io.Writer) int {
 	var handler http.Handler = httpapi.NewHandler(e, f.handlerOptions(logger))
+	if f.tcp {
+		handler = unixHostExempt(handler)
+	}
 	var idle <-chan struct{}
 	if f.idleSeconds > 0 {
 		t := newIdleTimer(time.Duration(f.idleSeconds) * time.Second)
@@ -268,6 +271,7 @@ func (f *serveFlags) run(ctx context.Context, e *engine.Engine, ls []net.Listene
 	srv := &http.Server{
 		Handler:           handler,
 		BaseContext:       func(net.Listener) context.Context { return base },
+		ConnContext:       markUnixConn,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute, // idle keep-alive connections are closed
 		ErrorLog:          log.New(stderr, "pullengine serve: http: ", 0),
@@ -297,6 +301,32 @@ func (f *serveFlags) run(ctx context.Context, e *engine.Engine, ls []net.Listene
 	}
 	fmt.Fprintln(stderr, "pullengine serve: stopped")
 	return 0
+}
+
+// unixConnKey marks, in a request's context, a request that came over a
+// unix socket.
+type unixConnKey struct{}
+
+// markUnixConn is the http.Server's ConnContext: it marks unix connections.
+func markUnixConn(ctx context.Context, c net.Conn) context.Context {
+	if _, ok := c.(*net.UnixConn); ok {
+		return context.WithValue(ctx, unixConnKey{}, true)
+	}
+	return ctx
+}
+
+// unixHostExempt exempts requests over a unix socket from the Host check
+// that TCP listeners need (handed over by systemd beside a TCP one):
+// the check stops DNS rebinding, which cannot reach a unix socket, and
+// Podman's clients send "Host: d" there. Their Host is read as localhost.
+func unixHostExempt(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if unix, _ := r.Context().Value(unixConnKey{}).(bool); unix {
+			r = r.WithContext(r.Context())
+			r.Host = "localhost"
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // shutdown stops srv: pulls in flight get grace to finish, then are
