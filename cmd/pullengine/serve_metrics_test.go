@@ -121,7 +121,7 @@ func TestServeHealthAndMetrics(t *testing.T) {
 
 	got := scrape(t, metrics)
 	for series, want := range map[string]float64{
-		`pullengine_pulls_total{kind="",outcome="pulled"}`:         1,
+		`pullengine_pulls_total{kind="",outcome="pulled"}`:          1,
 		`pullengine_pulls_total{kind="not-found",outcome="failed"}`: 1,
 		`pullengine_pulls_in_flight`:                                0,
 		`pullengine_bytes_total{kind="fetched"}`:                    imageBytes(t, img),
