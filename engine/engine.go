@@ -116,6 +116,9 @@ type Options struct {
 
 	// Logger receives the engine's own logs. Nil discards them.
 	Logger *slog.Logger
+	// Observer, when set, is told about every Pull (for metrics; see
+	// package metrics).
+	Observer Observer
 
 	// AllowedStores are the graph roots of other stores that a
 	// "containers-storage:[driver@ROOT]name" source may name (see
@@ -145,7 +148,8 @@ type Engine struct {
 	// allowedStores are Options.AllowedStores, cleaned.
 	allowedStores []string
 	// others are the allowed stores opened so far (otherstores.go).
-	others otherStores
+	others   otherStores
+	observer Observer // Options.Observer
 }
 
 // New opens the store (unless Options.Store is given) and reads the host
@@ -167,6 +171,7 @@ func New(opts Options) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	e.observer = opts.Observer
 	if opts.SystemContext != nil {
 		e.sys = *opts.SystemContext
 	}

@@ -41,8 +41,10 @@ import (
 // pullerrors.Classify or errors.Is(err, pullerrors.ErrNotFound); the
 // underlying errors stay reachable (errors.Is(err, storage.ErrImageUnknown)
 // for policy never with no local image, as with libimage).
-func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *PullOptions) (*Result, error) {
+func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *PullOptions) (res *Result, err error) {
 	start := time.Now()
+	finished := e.observeStart(start)
+	defer func() { finished(res, err) }()
 	st := e.newPullState(name, p, opts)
 	defer st.cleanup()
 	defer func() { _ = st.rep.Close(ctx) }()
