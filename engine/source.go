@@ -162,28 +162,50 @@ func (s *wrappedSource) open(ctx context.Context, info types.BlobInfo, cache typ
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := checkAnnouncedSize(info, size); err != nil {
+	if err := checkAnnounced(info, size, s.peer()); err != nil {
 		rc.Close()
 		return nil, 0, err
 	}
-	return sized(rc, info), size, nil
+	return sizedFrom(rc, info, s.peer()), size, nil
 }
 
-// sized bounds rc by the blob's declared size, if known.
+// peer names what sends the blobs, for messages: a local file is not a
+// registry.
+func (s *wrappedSource) peer() string {
+	if s.ref.registry {
+		return registryPeer
+	}
+	return "the source"
+}
+
+// registryPeer is peer for a registry.
+const registryPeer = "the registry"
+
+// sized bounds rc, a registry's body, by the blob's declared size, if known.
 func sized(rc io.ReadCloser, info types.BlobInfo) io.ReadCloser {
+	return sizedFrom(rc, info, registryPeer)
+}
+
+// sizedFrom is sized for a body peer sends.
+func sizedFrom(rc io.ReadCloser, info types.BlobInfo, peer string) io.ReadCloser {
 	if info.Size < 0 {
 		return rc
 	}
-	return &sizedBlob{ReadCloser: rc, d: info.Digest, left: info.Size}
+	return &sizedBlob{ReadCloser: rc, d: info.Digest, left: info.Size, peer: peer}
 }
 
-// checkAnnouncedSize refuses a body announced longer than the blob's
-// declared size, before reading it. A shorter one is read: the digest
-// check decides (a manifest may declare a wrong size for the content its
-// digest names; containers/image accepts that).
+// checkAnnouncedSize refuses a registry body announced longer than the
+// blob's declared size, before reading it. A shorter one is read: the
+// digest check decides (a manifest may declare a wrong size for the
+// content its digest names; containers/image accepts that).
 func checkAnnouncedSize(info types.BlobInfo, announced int64) error {
+	return checkAnnounced(info, announced, registryPeer)
+}
+
+// checkAnnounced is checkAnnouncedSize for a body peer announces.
+func checkAnnounced(info types.BlobInfo, announced int64, peer string) error {
 	if info.Size >= 0 && announced > info.Size {
-		return oversizeError(info.Digest, fmt.Sprintf("the registry announced %d bytes for a blob declared as %d", announced, info.Size))
+		return oversizeError(info.Digest, fmt.Sprintf("%s announced %d bytes for a blob declared as %d", peer, announced, info.Size))
 	}
 	return nil
 }
@@ -199,6 +221,7 @@ type sizedBlob struct {
 	io.ReadCloser
 	d    digest.Digest
 	left int64
+	peer string // who sends it, for messages
 }
 
 // Read reads at most the declared size; past it, one more byte is an error.
@@ -207,7 +230,7 @@ func (b *sizedBlob) Read(p []byte) (int, error) {
 		var one [1]byte
 		n, err := io.ReadFull(b.ReadCloser, one[:])
 		if n > 0 {
-			return 0, oversizeError(b.d, "the registry sent more bytes than the declared size")
+			return 0, oversizeError(b.d, b.peer+" sent more bytes than the declared size")
 		}
 		if err == io.ErrUnexpectedEOF {
 			err = io.EOF
