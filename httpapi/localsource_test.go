@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -71,10 +72,14 @@ func (h *hostileLocal) images(t *testing.T) []string {
 	return ids
 }
 
-// noLeftovers fails if a private copy is left in the store's tmp.
+// noLeftovers fails if a private copy is left in the Engine's temporary
+// directory.
 func (h *hostileLocal) noLeftovers(t *testing.T) {
 	t.Helper()
-	left, _ := filepath.Glob(filepath.Join(h.e.Store().GraphRoot(), "tmp", "localsource-*"))
+	if h.e.TempDir() == "" {
+		t.Fatal("the engine has no private temporary directory")
+	}
+	left, _ := filepath.Glob(filepath.Join(h.e.TempDir(), "localsource-*"))
 	if len(left) != 0 {
 		t.Errorf("private copies left behind: %v", left)
 	}
@@ -363,4 +368,55 @@ func growLargestBlob(t *testing.T, dir string, n int64) {
 	defer f.Close()
 	_, err = io.CopyN(f, zeros{}, n)
 	must(t, err)
+}
+
+// A private copy lives in the Engine's locked temporary directory, so the
+// copies of a killed server are removed when the next one starts, as the
+// Engine's own leftovers are; links planted in the store's tmp are never
+// followed by that clean-up.
+func TestLocalSourceStaleCopiesCleaned(t *testing.T) {
+	victim := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(victim, "localsource-1"), 0o700))
+	must(t, os.WriteFile(filepath.Join(victim, "keep"), []byte("keep"), 0o600))
+	var base, killed string
+	h := newHostileLocal(t, Options{}, enginetest.WithEngineOptions(func(o *engine.Options) {
+		// serve's default: the store's tmp.
+		o.SystemContext.BigFilesTemporaryDir = ""
+		base = filepath.Join(o.RootDir, "tmp")
+		// What a killed server leaves: its Engine's directory, unlocked,
+		// holding a private copy (with a link out in it).
+		killed = filepath.Join(base, "pullengine-killed")
+		copyDir := filepath.Join(killed, "localsource-123", "layout")
+		must(t, os.MkdirAll(copyDir, 0o700))
+		must(t, os.WriteFile(filepath.Join(killed, ".owner.lock"), nil, 0o600))
+		must(t, os.WriteFile(filepath.Join(copyDir, "index.json"), []byte("{}"), 0o600))
+		must(t, os.Symlink(victim, filepath.Join(copyDir, "out")))
+		// Links named like an Engine's directory and like a copy.
+		must(t, os.Symlink(victim, filepath.Join(base, "pullengine-link")))
+		must(t, os.Symlink(victim, filepath.Join(base, "localsource-link")))
+	}))
+	if _, err := os.Lstat(killed); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed server's directory is still there: %v", err)
+	}
+	entries, err := os.ReadDir(victim)
+	must(t, err)
+	if len(entries) != 2 || entries[0].Name() != "keep" || entries[1].Name() != "localsource-1" {
+		t.Errorf("the victim directory changed: %v", entries)
+	}
+	if b, err := os.ReadFile(filepath.Join(victim, "keep")); err != nil || string(b) != "keep" {
+		t.Errorf("the victim file changed: %q %v", b, err)
+	}
+	if filepath.Dir(h.e.TempDir()) != base {
+		t.Fatalf("the engine's directory %s is not in the store's tmp %s", h.e.TempDir(), base)
+	}
+	var during []string
+	h.swap = func() { during, _ = filepath.Glob(filepath.Join(h.e.TempDir(), "localsource-*")) }
+	lines := h.pull(t, q("reference", "oci:"+filepath.Join(h.allowed, "layout"), "policy", "always"), nil).lines(t)
+	if last := lines[len(lines)-1]; last.ID != h.goodID {
+		t.Errorf("pulled %+v", last)
+	}
+	if len(during) != 1 {
+		t.Errorf("private copies in the engine's directory during the pull: %v, want one", during)
+	}
+	h.noLeftovers(t)
 }
