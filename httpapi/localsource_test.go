@@ -420,3 +420,73 @@ func TestLocalSourceStaleCopiesCleaned(t *testing.T) {
 	}
 	h.noLeftovers(t)
 }
+
+// Failing local pulls name the path the client asked for, never the
+// private copy the engine read: in the error body (stream, quiet and
+// compat modes), the error's cause, and the server's pull log line.
+func TestLocalSourceErrorsNameClientPath(t *testing.T) {
+	h := newHostileLocal(t, Options{})
+	a := h.allowed
+	// A layout missing a blob: containers/image fails opening it by path.
+	broken := filepath.Join(a, "broken")
+	must(t, os.CopyFS(broken, os.DirFS(filepath.Join(a, "layout"))))
+	blobs, err := os.ReadDir(filepath.Join(broken, "blobs", "sha256"))
+	must(t, err)
+	for _, b := range blobs {
+		must(t, os.Remove(filepath.Join(broken, "blobs", "sha256", b.Name())))
+	}
+	brokenArchive := filepath.Join(a, "broken.oci.tar")
+	must(t, os.WriteFile(brokenArchive, []byte("not a tar"), 0o644))
+	for _, c := range []struct{ ref, path string }{
+		{"oci:" + broken, broken},
+		{"oci:" + filepath.Join(a, "layout") + ":nosuchref", filepath.Join(a, "layout")},
+		{"oci-archive:" + brokenArchive, brokenArchive},
+		{"docker-archive:" + filepath.Join(a, "app.docker.tar") + ":@7", filepath.Join(a, "app.docker.tar")},
+	} {
+		for _, mode := range []string{"stream", "quiet", "compat"} {
+			t.Run(c.ref+"/"+mode, func(t *testing.T) {
+				query := q("reference", c.ref, "policy", "always")
+				switch mode {
+				case "quiet":
+					query.Set("quiet", "true")
+				case "compat":
+					query.Set("compatMode", "true")
+				}
+				ans := h.pull(t, query, nil)
+				var texts []string
+				switch {
+				case ans.status == http.StatusOK:
+					lines := ans.lines(t)
+					texts = append(texts, lines[len(lines)-1].Error)
+				case mode == "compat":
+					texts = append(texts, ans.compatErrorBody(t, ans.status))
+				default:
+					m := ans.errorBody(t, ans.status)
+					texts = append(texts, m.Message, m.Because)
+				}
+				t.Logf("%d %q", ans.status, texts)
+				// compat mode answers the root cause alone, which may
+				// name no path.
+				if mode != "compat" && !strings.Contains(texts[0], c.path) {
+					t.Errorf("the error does not name %s: %q", c.path, texts[0])
+				}
+				for _, s := range texts {
+					if strings.Contains(s, "localsource-") || strings.Contains(s, "/proc/self/fd/") {
+						t.Errorf("the error names the private copy: %q", s)
+					}
+				}
+			})
+		}
+	}
+	// The handler's line for each pull (the engine's own debug lines are
+	// the operator's and may name the copy).
+	for line := range strings.Lines(h.logs.String()) {
+		if strings.Contains(line, "msg=pull ") && (strings.Contains(line, "localsource-") || strings.Contains(line, "/proc/self/fd/")) {
+			t.Errorf("the server's pull line names the private copy: %s", line)
+		}
+	}
+	if ids := h.images(t); len(ids) != 0 {
+		t.Errorf("stored %v", ids)
+	}
+	h.noLeftovers(t)
+}
