@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1"
 	"github.com/pullengine/pullengine/engine"
 	"github.com/pullengine/pullengine/enginetest"
 	"golang.org/x/sys/unix"
@@ -489,4 +491,105 @@ func TestLocalSourceErrorsNameClientPath(t *testing.T) {
 		t.Errorf("stored %v", ids)
 	}
 	h.noLeftovers(t)
+}
+
+// retryHook is a log handler that runs onRetry, in the pulling goroutine,
+// when the engine logs that it will retry: after the failed attempt, before
+// the next one.
+type retryHook struct {
+	slog.Handler
+	onRetry func()
+}
+
+func (h retryHook) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "retrying after a transient error" { // engine.retryLogMessage
+		h.onRetry()
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h retryHook) WithAttrs(a []slog.Attr) slog.Handler {
+	return retryHook{h.Handler.WithAttrs(a), h.onRetry}
+}
+
+func (h retryHook) WithGroup(name string) slog.Handler {
+	return retryHook{h.Handler.WithGroup(name), h.onRetry}
+}
+
+// Item 1, during a real retry: the first attempt fails (the layer, a hard
+// link in the private copy, is cut short in place: a transient error), and
+// between the attempts the client's layout is swapped for a link to
+// another image outside. The retry reads the checked copy (its layer
+// restored) and pulls the checked image; the outside one is not stored.
+func TestLocalSourceSwappedDuringRetry(t *testing.T) {
+	var once sync.Once
+	var onRetry func()
+	retried := false
+	h := newHostileLocal(t, Options{}, enginetest.WithEngineOptions(func(o *engine.Options) {
+		o.Logger = slog.New(retryHook{Handler: o.Logger.Handler(), onRetry: func() {
+			once.Do(func() { onRetry(); retried = true })
+		}})
+	}))
+	img := enginetest.NewImage(t, enginetest.WithRandomLayer(t, 2<<20)) // linked, not copied
+	id := enginetest.ID(t, img)
+	src := filepath.Join(h.allowed, "big")
+	enginetest.WriteOCILayout(t, src, img, nil)
+	layer := largestBlob(t, src)
+	whole, err := os.ReadFile(layer)
+	must(t, err)
+	must(t, os.Truncate(layer, int64(len(whole)/2))) // same inode: the copy's link sees it
+	onRetry = func() {
+		f, err := os.OpenFile(layer, os.O_WRONLY, 0)
+		must(t, err)
+		_, err = f.WriteAt(whole, 0)
+		must(t, err)
+		must(t, f.Close())
+		must(t, os.RemoveAll(src))
+		must(t, os.Symlink(filepath.Join(h.outside, "layout"), src))
+	}
+	lines := h.pull(t, q("reference", "oci:"+src, "policy", "always", "retry", "2", "retryDelay", "1ms"), nil).lines(t)
+	if !retried {
+		t.Fatal("the first attempt did not fail and retry")
+	}
+	if last := lines[len(lines)-1]; last.ID != id {
+		t.Errorf("pulled %q (%s), want the checked image %s", last.ID, last.Error, id)
+	}
+	for _, stored := range h.images(t) {
+		if stored == h.otherID {
+			t.Error("the image outside the allowed directory was stored")
+		}
+	}
+	h.storedAs(t, id, img)
+	h.noLeftovers(t)
+}
+
+// storedAs fails unless the image stored as id holds img's manifest: an
+// image pulled by ID is stored under the ID the engine read first, whatever
+// a later attempt read.
+func (h *hostileLocal) storedAs(t *testing.T, id string, img v1.Image) {
+	t.Helper()
+	want, err := img.Digest()
+	must(t, err)
+	stored, err := h.e.Store().Image(id)
+	must(t, err)
+	if stored.Digest.String() != want.String() {
+		t.Errorf("image %s holds manifest %s, want the checked image's %s", id, stored.Digest, want)
+	}
+}
+
+// largestBlob is the path of the largest blob of the layout dir.
+func largestBlob(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+	must(t, err)
+	var largest string
+	var size int64 = -1
+	for _, e := range entries {
+		fi, err := e.Info()
+		must(t, err)
+		if fi.Size() > size {
+			largest, size = filepath.Join(dir, "blobs", "sha256", e.Name()), fi.Size()
+		}
+	}
+	return largest
 }
