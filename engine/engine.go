@@ -283,6 +283,14 @@ func loadSignaturePolicy(sys *types.SystemContext, log *slog.Logger) (*signature
 // Store returns the store the engine pulls into.
 func (e *Engine) Store() storage.Store { return e.store }
 
+// TempDir is the Engine's private temporary directory, under the
+// SystemContext's BigFilesTemporaryDir (by default the store's tmp), or ""
+// if it could not be made (New logs why). Close removes it; if the process
+// dies first, the next Engine started on the same directory removes it. A
+// caller keeping files for its pulls there (httpapi's private copies of
+// local sources) gets the same clean-up.
+func (e *Engine) TempDir() string { return e.tmpDir }
+
 // Close cancels the transfers still in flight and waits until each has torn
 // down (temporary files removed, partial layers left as they are; see
 // Prune), removes the engine's temporary files, shuts down the allowed

@@ -131,6 +131,9 @@ func (e *Engine) setupTmpDir(base string) (string, error) {
 func (e *Engine) cleanTmpDirs(base string) {
 	dirs, _ := filepath.Glob(filepath.Join(base, tmpDirPrefix+"*"))
 	for _, dir := range dirs {
+		if !isDir(dir) {
+			continue // a link or a file is no engine's: never followed
+		}
 		lock, err := blobresume.LockPath(filepath.Join(dir, tmpLockName))
 		if err != nil {
 			continue // alive (or not ours to judge)
@@ -143,10 +146,16 @@ func (e *Engine) cleanTmpDirs(base string) {
 	}
 	starting, _ := filepath.Glob(filepath.Join(base, tmpNewPrefix+"*"))
 	for _, dir := range starting {
-		if fi, err := os.Stat(dir); err == nil && time.Since(fi.ModTime()) > tmpNewMaxAge {
+		if fi, err := os.Lstat(dir); err == nil && fi.IsDir() && time.Since(fi.ModTime()) > tmpNewMaxAge {
 			_ = os.RemoveAll(dir)
 		}
 	}
+}
+
+// isDir reports whether p is a directory, not following a final symlink.
+func isDir(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.IsDir()
 }
 
 // closeTmpDir removes the engine's private directory.

@@ -283,6 +283,9 @@ func TestDeclaredSizeEnforced(t *testing.T) {
 			if k := pullerrors.Classify(err); k != pullerrors.Integrity {
 				t.Fatalf("kind %v, want Integrity: %v", k, err)
 			}
+			if !strings.Contains(err.Error(), "the registry announced") && !strings.Contains(err.Error(), "the registry sent more") {
+				t.Errorf("the message does not name the registry: %v", err)
+			}
 			if n := blobGets(reg, ri.layer); n != 1 {
 				t.Errorf("layer GETs = %d, want 1 (no retry of an oversize)", n)
 			}

@@ -160,7 +160,7 @@ func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache 
 		return &fetch.Body{ReadCloser: rc, Length: size}, nil
 	}
 	return fetch.Open(ctx, fetch.Blob{
-		Digest: info.Digest, Size: info.Size, Layer: layer,
+		Digest: info.Digest, Size: info.Size, Layer: layer, Local: !s.ref.registry,
 		Open: fetch.Ranged(s.rangeClients, info.Digest, info.Size, whole, s.ref.e.log),
 	}, cfg)
 }

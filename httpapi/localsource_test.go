@@ -4,7 +4,9 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1"
 	"github.com/pullengine/pullengine/engine"
 	"github.com/pullengine/pullengine/enginetest"
 	"golang.org/x/sys/unix"
@@ -71,10 +74,14 @@ func (h *hostileLocal) images(t *testing.T) []string {
 	return ids
 }
 
-// noLeftovers fails if a private copy is left in the store's tmp.
+// noLeftovers fails if a private copy is left in the Engine's temporary
+// directory.
 func (h *hostileLocal) noLeftovers(t *testing.T) {
 	t.Helper()
-	left, _ := filepath.Glob(filepath.Join(h.e.Store().GraphRoot(), "tmp", "localsource-*"))
+	if h.e.TempDir() == "" {
+		t.Fatal("the engine has no private temporary directory")
+	}
+	left, _ := filepath.Glob(filepath.Join(h.e.TempDir(), "localsource-*"))
 	if len(left) != 0 {
 		t.Errorf("private copies left behind: %v", left)
 	}
@@ -300,13 +307,16 @@ func TestLocalSourceBounded(t *testing.T) {
 	must(t, os.CopyFS(grown, os.DirFS(filepath.Join(a, "layout"))))
 	growLargestBlob(t, grown, 2<<20)
 	grownAnswer := h.pull(t, q("reference", "oci:"+grown, "policy", "always"), nil)
+	var grownMsg string
 	if grownAnswer.status == http.StatusOK {
 		lines := grownAnswer.lines(t)
-		if last := lines[len(lines)-1]; last.Error == "" || !strings.Contains(last.Error, "declared as") {
-			t.Errorf("grown blob: %+v", last)
-		}
-	} else if m := grownAnswer.errorBody(t, http.StatusBadGateway); !strings.Contains(m.Message, "declared as") {
-		t.Errorf("grown blob: %q", m.Message)
+		grownMsg = lines[len(lines)-1].Error
+	} else {
+		grownMsg = grownAnswer.errorBody(t, http.StatusBadGateway).Message
+	}
+	// A local file is not a registry: the message says which sent the blob.
+	if !strings.Contains(grownMsg, "the source announced") || !strings.Contains(grownMsg, "declared as") || strings.Contains(grownMsg, "registry") {
+		t.Errorf("grown blob: %q", grownMsg)
 	}
 	if ids := h.images(t); len(ids) != 0 {
 		t.Errorf("stored %v", ids)
@@ -360,4 +370,226 @@ func growLargestBlob(t *testing.T, dir string, n int64) {
 	defer f.Close()
 	_, err = io.CopyN(f, zeros{}, n)
 	must(t, err)
+}
+
+// A private copy lives in the Engine's locked temporary directory, so the
+// copies of a killed server are removed when the next one starts, as the
+// Engine's own leftovers are; links planted in the store's tmp are never
+// followed by that clean-up.
+func TestLocalSourceStaleCopiesCleaned(t *testing.T) {
+	victim := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(victim, "localsource-1"), 0o700))
+	must(t, os.WriteFile(filepath.Join(victim, "keep"), []byte("keep"), 0o600))
+	var base, killed string
+	h := newHostileLocal(t, Options{}, enginetest.WithEngineOptions(func(o *engine.Options) {
+		// serve's default: the store's tmp.
+		o.SystemContext.BigFilesTemporaryDir = ""
+		base = filepath.Join(o.RootDir, "tmp")
+		// What a killed server leaves: its Engine's directory, unlocked,
+		// holding a private copy (with a link out in it).
+		killed = filepath.Join(base, "pullengine-killed")
+		copyDir := filepath.Join(killed, "localsource-123", "layout")
+		must(t, os.MkdirAll(copyDir, 0o700))
+		must(t, os.WriteFile(filepath.Join(killed, ".owner.lock"), nil, 0o600))
+		must(t, os.WriteFile(filepath.Join(copyDir, "index.json"), []byte("{}"), 0o600))
+		must(t, os.Symlink(victim, filepath.Join(copyDir, "out")))
+		// Links named like an Engine's directory and like a copy.
+		must(t, os.Symlink(victim, filepath.Join(base, "pullengine-link")))
+		must(t, os.Symlink(victim, filepath.Join(base, "localsource-link")))
+	}))
+	if _, err := os.Lstat(killed); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed server's directory is still there: %v", err)
+	}
+	entries, err := os.ReadDir(victim)
+	must(t, err)
+	if len(entries) != 2 || entries[0].Name() != "keep" || entries[1].Name() != "localsource-1" {
+		t.Errorf("the victim directory changed: %v", entries)
+	}
+	if b, err := os.ReadFile(filepath.Join(victim, "keep")); err != nil || string(b) != "keep" {
+		t.Errorf("the victim file changed: %q %v", b, err)
+	}
+	if filepath.Dir(h.e.TempDir()) != base {
+		t.Fatalf("the engine's directory %s is not in the store's tmp %s", h.e.TempDir(), base)
+	}
+	var during []string
+	h.swap = func() { during, _ = filepath.Glob(filepath.Join(h.e.TempDir(), "localsource-*")) }
+	lines := h.pull(t, q("reference", "oci:"+filepath.Join(h.allowed, "layout"), "policy", "always"), nil).lines(t)
+	if last := lines[len(lines)-1]; last.ID != h.goodID {
+		t.Errorf("pulled %+v", last)
+	}
+	if len(during) != 1 {
+		t.Errorf("private copies in the engine's directory during the pull: %v, want one", during)
+	}
+	h.noLeftovers(t)
+}
+
+// Failing local pulls name the path the client asked for, never the
+// private copy the engine read: in the error body (stream, quiet and
+// compat modes), the error's cause, and the server's pull log line.
+func TestLocalSourceErrorsNameClientPath(t *testing.T) {
+	h := newHostileLocal(t, Options{})
+	a := h.allowed
+	// A layout missing a blob: containers/image fails opening it by path.
+	broken := filepath.Join(a, "broken")
+	must(t, os.CopyFS(broken, os.DirFS(filepath.Join(a, "layout"))))
+	blobs, err := os.ReadDir(filepath.Join(broken, "blobs", "sha256"))
+	must(t, err)
+	for _, b := range blobs {
+		must(t, os.Remove(filepath.Join(broken, "blobs", "sha256", b.Name())))
+	}
+	brokenArchive := filepath.Join(a, "broken.oci.tar")
+	must(t, os.WriteFile(brokenArchive, []byte("not a tar"), 0o644))
+	for _, c := range []struct{ ref, path string }{
+		{"oci:" + broken, broken},
+		{"oci:" + filepath.Join(a, "layout") + ":nosuchref", filepath.Join(a, "layout")},
+		{"oci-archive:" + brokenArchive, brokenArchive},
+		{"docker-archive:" + filepath.Join(a, "app.docker.tar") + ":@7", filepath.Join(a, "app.docker.tar")},
+	} {
+		for _, mode := range []string{"stream", "quiet", "compat"} {
+			t.Run(c.ref+"/"+mode, func(t *testing.T) {
+				query := q("reference", c.ref, "policy", "always")
+				switch mode {
+				case "quiet":
+					query.Set("quiet", "true")
+				case "compat":
+					query.Set("compatMode", "true")
+				}
+				ans := h.pull(t, query, nil)
+				var texts []string
+				switch {
+				case ans.status == http.StatusOK:
+					lines := ans.lines(t)
+					texts = append(texts, lines[len(lines)-1].Error)
+				case mode == "compat":
+					texts = append(texts, ans.compatErrorBody(t, ans.status))
+				default:
+					m := ans.errorBody(t, ans.status)
+					texts = append(texts, m.Message, m.Because)
+				}
+				t.Logf("%d %q", ans.status, texts)
+				// compat mode answers the root cause alone, which may
+				// name no path.
+				if mode != "compat" && !strings.Contains(texts[0], c.path) {
+					t.Errorf("the error does not name %s: %q", c.path, texts[0])
+				}
+				for _, s := range texts {
+					if strings.Contains(s, "localsource-") || strings.Contains(s, "/proc/self/fd/") {
+						t.Errorf("the error names the private copy: %q", s)
+					}
+				}
+			})
+		}
+	}
+	// The handler's line for each pull (the engine's own debug lines are
+	// the operator's and may name the copy).
+	for line := range strings.Lines(h.logs.String()) {
+		if strings.Contains(line, "msg=pull ") && (strings.Contains(line, "localsource-") || strings.Contains(line, "/proc/self/fd/")) {
+			t.Errorf("the server's pull line names the private copy: %s", line)
+		}
+	}
+	if ids := h.images(t); len(ids) != 0 {
+		t.Errorf("stored %v", ids)
+	}
+	h.noLeftovers(t)
+}
+
+// retryHook is a log handler that runs onRetry, in the pulling goroutine,
+// when the engine logs that it will retry: after the failed attempt, before
+// the next one.
+type retryHook struct {
+	slog.Handler
+	onRetry func()
+}
+
+func (h retryHook) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "retrying after a transient error" { // engine.retryLogMessage
+		h.onRetry()
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h retryHook) WithAttrs(a []slog.Attr) slog.Handler {
+	return retryHook{h.Handler.WithAttrs(a), h.onRetry}
+}
+
+func (h retryHook) WithGroup(name string) slog.Handler {
+	return retryHook{h.Handler.WithGroup(name), h.onRetry}
+}
+
+// Item 1, during a real retry: the first attempt fails (the layer, a hard
+// link in the private copy, is cut short in place: a transient error), and
+// between the attempts the client's layout is swapped for a link to
+// another image outside. The retry reads the checked copy (its layer
+// restored) and pulls the checked image; the outside one is not stored.
+func TestLocalSourceSwappedDuringRetry(t *testing.T) {
+	var once sync.Once
+	var onRetry func()
+	retried := false
+	h := newHostileLocal(t, Options{}, enginetest.WithEngineOptions(func(o *engine.Options) {
+		o.Logger = slog.New(retryHook{Handler: o.Logger.Handler(), onRetry: func() {
+			once.Do(func() { onRetry(); retried = true })
+		}})
+	}))
+	img := enginetest.NewImage(t, enginetest.WithRandomLayer(t, 2<<20)) // linked, not copied
+	id := enginetest.ID(t, img)
+	src := filepath.Join(h.allowed, "big")
+	enginetest.WriteOCILayout(t, src, img, nil)
+	layer := largestBlob(t, src)
+	whole, err := os.ReadFile(layer)
+	must(t, err)
+	must(t, os.Truncate(layer, int64(len(whole)/2))) // same inode: the copy's link sees it
+	onRetry = func() {
+		f, err := os.OpenFile(layer, os.O_WRONLY, 0)
+		must(t, err)
+		_, err = f.WriteAt(whole, 0)
+		must(t, err)
+		must(t, f.Close())
+		must(t, os.RemoveAll(src))
+		must(t, os.Symlink(filepath.Join(h.outside, "layout"), src))
+	}
+	lines := h.pull(t, q("reference", "oci:"+src, "policy", "always", "retry", "2", "retryDelay", "1ms"), nil).lines(t)
+	if !retried {
+		t.Fatal("the first attempt did not fail and retry")
+	}
+	if last := lines[len(lines)-1]; last.ID != id {
+		t.Errorf("pulled %q (%s), want the checked image %s", last.ID, last.Error, id)
+	}
+	for _, stored := range h.images(t) {
+		if stored == h.otherID {
+			t.Error("the image outside the allowed directory was stored")
+		}
+	}
+	h.storedAs(t, id, img)
+	h.noLeftovers(t)
+}
+
+// storedAs fails unless the image stored as id holds img's manifest: an
+// image pulled by ID is stored under the ID the engine read first, whatever
+// a later attempt read.
+func (h *hostileLocal) storedAs(t *testing.T, id string, img v1.Image) {
+	t.Helper()
+	want, err := img.Digest()
+	must(t, err)
+	stored, err := h.e.Store().Image(id)
+	must(t, err)
+	if stored.Digest.String() != want.String() {
+		t.Errorf("image %s holds manifest %s, want the checked image's %s", id, stored.Digest, want)
+	}
+}
+
+// largestBlob is the path of the largest blob of the layout dir.
+func largestBlob(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+	must(t, err)
+	var largest string
+	var size int64 = -1
+	for _, e := range entries {
+		fi, err := e.Info()
+		must(t, err)
+		if fi.Size() > size {
+			largest, size = filepath.Join(dir, "blobs", "sha256", e.Name()), fi.Size()
+		}
+	}
+	return largest
 }

@@ -65,7 +65,11 @@ func (h *handler) pull(w http.ResponseWriter, r *http.Request) {
 		status, err = h.pullStream(w, r, req, opts)
 	}
 
-	attrs := []any{"reference", clip(pullerrors.Redact(req.reference)), "policy", req.policy.String(), "mode", mode, "status", status, "duration", time.Since(start)}
+	shown := req.reference
+	if req.local != nil {
+		shown = req.local.shown + req.local.choice // not the private copy
+	}
+	attrs := []any{"reference", clip(pullerrors.Redact(shown)), "policy", req.policy.String(), "mode", mode, "status", status, "duration", time.Since(start)}
 	if !req.platform.IsZero() {
 		attrs = append(attrs, "platform", req.platform.String())
 	}
@@ -96,6 +100,7 @@ func (h *handler) pullOptions(req *pullRequest, creds credentials) *engine.PullO
 func (h *handler) pullQuiet(w http.ResponseWriter, r *http.Request, req *pullRequest, opts *engine.PullOptions) (int, error) {
 	res, err := h.e.Pull(r.Context(), req.reference, req.policy, opts)
 	if err != nil {
+		err = req.local.showErr(err)
 		return h.failEarly(w, r, err, false), err
 	}
 	var report progress.PullReport
@@ -193,6 +198,7 @@ func (h *handler) pullStream(w http.ResponseWriter, r *http.Request, req *pullRe
 	for {
 		select {
 		case ev := <-fwd.events:
+			ev = req.local.showEvent(ev)
 			if !s.committed() && ev.Kind == progress.Failed {
 				return h.failEarly(w, r, ev.Err, req.compatMode), ev.Err
 			}
@@ -228,6 +234,7 @@ func (h *handler) finishWithoutEvent(w http.ResponseWriter, r *http.Request, s *
 	if err == nil && res == nil {
 		err = pullerrors.Errorf(pullerrors.Internal, "internal error: the pull returned no result")
 	}
+	err = s.req.local.showErr(err)
 	if err != nil && !s.committed() {
 		return h.failEarly(w, r, err, s.req.compatMode), err
 	}
@@ -236,7 +243,7 @@ func (h *handler) finishWithoutEvent(w http.ResponseWriter, r *http.Request, s *
 		s.emit(progress.Event{Kind: progress.Failed, Err: err, ErrorKind: pullerrors.Classify(err).String(), ErrorStatus: pullerrors.HTTPStatus(err)})
 		return http.StatusOK, err
 	}
-	done := progress.Event{Kind: progress.Done, Ref: res.Reference}
+	done := progress.Event{Kind: progress.Done, Ref: s.req.local.showText(res.Reference)}
 	for _, img := range res.Images {
 		done.ImageIDs = append(done.ImageIDs, img.ID)
 	}

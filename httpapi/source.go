@@ -93,7 +93,9 @@ type localPath struct {
 	transport string
 	root, rel string // rel: beneath root, symlinks resolved
 	choice    string // ":choice" as given, or ""
+	path      string // the path as the client wrote it
 	shown     string // transport:path as the client wrote it, for messages
+	private   string // the path the engine reads (openLocal), mapped back to path in what the client sees
 }
 
 // checkPath resolves the path of a path transport's reference and checks
@@ -116,7 +118,7 @@ func (c *config) checkPath(transport, within string) (*localPath, error) {
 	if transport != "dir" && strings.Contains(resolved, ":") {
 		return nil, forbiddenf("%s:%s: the path resolves to %s, which holds a ':' that the %s transport would read as the end of the path", transport, clip(path), clip(resolved), transport)
 	}
-	lp := &localPath{transport: transport, root: root, rel: rel, shown: transport + ":" + path}
+	lp := &localPath{transport: transport, root: root, rel: rel, path: path, shown: transport + ":" + path}
 	if hasChoice {
 		lp.choice = ":" + choice
 	}
@@ -147,10 +149,17 @@ var localKinds = map[string]localsource.Kind{
 // the engine reads (the private copy's path, with the client's choice).
 // The caller closes the source after the pull. Errors are classified
 // (pullerrors): their HTTP status is the answer.
+//
+// The copy is made in the Engine's private temporary directory: if the
+// server is killed during a pull, the next Engine on the store removes it
+// with the Engine's other leftovers.
 func (h *handler) openLocal(ctx context.Context, lp *localPath) (string, *localsource.Source, error) {
-	tmp := filepath.Join(h.e.Store().GraphRoot(), "tmp")
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		return "", nil, pullerrors.Wrap(pullerrors.Storage, err)
+	tmp := h.e.TempDir()
+	if tmp == "" { // the Engine has none (it logged why): the store's tmp
+		tmp = filepath.Join(h.e.Store().GraphRoot(), "tmp")
+		if err := os.MkdirAll(tmp, 0o700); err != nil {
+			return "", nil, pullerrors.Wrap(pullerrors.Storage, err)
+		}
 	}
 	src, err := localsource.Open(ctx, lp.root, lp.rel, localKinds[lp.transport], lp.shown,
 		localsource.Options{TempDir: tmp, MaxBytes: h.cfg.maxLocalBytes})
@@ -160,6 +169,7 @@ func (h *handler) openLocal(ctx context.Context, lp *localPath) (string, *locals
 	if h.cfg.onLocalOpen != nil {
 		h.cfg.onLocalOpen()
 	}
+	lp.private = src.Path
 	return lp.transport + ":" + src.Path + lp.choice, src, nil
 }
 

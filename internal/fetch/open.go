@@ -42,6 +42,17 @@ type Blob struct {
 	// Layer: the blob is a layer, whose unpacked size Config.Counter
 	// counts.
 	Layer bool
+	// Local: the blob comes from a local file, not a registry (messages
+	// name "the source").
+	Local bool
+}
+
+// peer names what sends the blob, for messages.
+func (b Blob) peer() string {
+	if b.Local {
+		return "the source"
+	}
+	return "the registry"
 }
 
 // Config is what the reader needs of its caller; the engine makes one per
@@ -139,7 +150,7 @@ func (c Config) emit(ev progress.Event) {
 // digest names; containers/image accepts that).
 func checkAnnouncedSize(b Blob, announced int64) error {
 	if b.Size >= 0 && announced > b.Size {
-		return oversizeError(b.Digest, fmt.Sprintf("the registry announced %d bytes for a blob declared as %d", announced, b.Size))
+		return oversizeError(b.Digest, fmt.Sprintf("%s announced %d bytes for a blob declared as %d", b.peer(), announced, b.Size))
 	}
 	return nil
 }
@@ -155,7 +166,7 @@ func sized(rc io.ReadCloser, b Blob) io.ReadCloser {
 	if b.Size < 0 {
 		return rc
 	}
-	return &sizedBlob{ReadCloser: rc, d: b.Digest, left: b.Size}
+	return &sizedBlob{ReadCloser: rc, d: b.Digest, left: b.Size, peer: b.peer()}
 }
 
 // sizedBlob stops at the declared size, and fails if the body goes on.
@@ -163,6 +174,7 @@ type sizedBlob struct {
 	io.ReadCloser
 	d    digest.Digest
 	left int64
+	peer string // who sends it, for messages
 }
 
 // Read reads at most the declared size; past it, one more byte is an error.
@@ -171,7 +183,7 @@ func (b *sizedBlob) Read(p []byte) (int, error) {
 		var one [1]byte
 		n, err := io.ReadFull(b.ReadCloser, one[:])
 		if n > 0 {
-			return 0, oversizeError(b.d, "the registry sent more bytes than the declared size")
+			return 0, oversizeError(b.d, b.peer+" sent more bytes than the declared size")
 		}
 		if err == io.ErrUnexpectedEOF {
 			err = io.EOF
