@@ -200,7 +200,10 @@ func New(opts Options) (*Engine, error) {
 		e.Close()
 		return nil, err
 	}
-	e.setupResume(opts.Resume)
+	if err := e.setupResume(opts.Resume); err != nil {
+		e.Close()
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -221,7 +224,9 @@ func (e *Engine) setupDirs() error {
 			return fmt.Errorf("creating %s: %w", dir, pullerrors.Wrap(pullerrors.Storage, err))
 		}
 	}
-	if dir, err := e.setupTmpDir(e.sys.BigFilesTemporaryDir); err != nil {
+	if dir, err := e.setupTmpDir(e.sys.BigFilesTemporaryDir); errors.Is(err, blobresume.ErrNotPrivate) {
+		return err
+	} else if err != nil {
 		e.log.Warn("no private temporary directory; leftovers of a killed pull will stay", "dir", e.sys.BigFilesTemporaryDir, "err", err)
 	} else {
 		e.sys.BigFilesTemporaryDir = dir

@@ -1,10 +1,14 @@
 package engine
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
+
+	pullerrors "github.com/pullengine/pullengine/errors"
 
 	"github.com/pullengine/pullengine/internal/blobresume"
 )
@@ -53,24 +57,29 @@ type resumeConf struct {
 	stall    time.Duration     // <= 0: no watchdog
 }
 
-// setupResume opens the partial-blob store and cleans it; it never fails
-// the engine: without a usable directory, pulls just do not resume.
-func (e *Engine) setupResume(opts ResumeOptions) {
+// setupResume opens the partial-blob store and cleans it. A directory
+// that is not private (blobresume.PrivateDir) fails New: another user could
+// plant files in it. Any other trouble only costs resuming: without a
+// usable directory, pulls just do not resume.
+func (e *Engine) setupResume(opts ResumeOptions) error {
 	e.resume.stall = opts.StallTimeout
 	if e.resume.stall == 0 {
 		e.resume.stall = DefaultStallTimeout
 	}
 	if opts.Disabled {
-		return
+		return nil
 	}
 	dir := opts.Dir
 	if dir == "" {
 		dir = filepath.Join(e.store.GraphRoot(), "resume")
 	}
 	s, err := blobresume.New(dir)
+	if errors.Is(err, blobresume.ErrNotPrivate) {
+		return notPrivate("Resume.Dir", opts.Dir != "", err)
+	}
 	if err != nil {
 		e.log.Warn("partial downloads will not be kept", "dir", dir, "err", err)
-		return
+		return nil
 	}
 	s.SaveEvery = opts.SaveEvery
 	maxAge, maxBytes := opts.MaxAge, opts.MaxBytes
@@ -85,6 +94,18 @@ func (e *Engine) setupResume(opts ResumeOptions) {
 		e.log.Info("removed stale partial downloads", "dir", dir, "bytes", freed)
 	}
 	e.resume.partials = s
+	return nil
+}
+
+// notPrivate is the error of New for a directory of the engine that is
+// not private: InvalidArgument when the caller named it (option), Storage
+// when it is the engine's default under the store.
+func notPrivate(what string, named bool, err error) error {
+	kind := pullerrors.Storage
+	if named {
+		kind = pullerrors.InvalidArgument
+	}
+	return pullerrors.Final(pullerrors.Errorf(kind, "%s: %w", what, err))
 }
 
 // tmpDirPrefix names the per-Engine directory inside the big-files
@@ -105,7 +126,16 @@ const (
 // engines that are gone (killed before Close). Each directory holds a
 // flock(2)-ed file while its engine lives, so an engine in another process
 // on the same store is never robbed.
+//
+// The default base (<graph root>/tmp) must be private (ErrNotPrivate
+// otherwise); a base the caller chose (/var/tmp, say) may be shared, and
+// only the engine's own directory in it is private.
 func (e *Engine) setupTmpDir(base string) (string, error) {
+	if base == filepath.Join(e.store.GraphRoot(), "tmp") {
+		if err := blobresume.PrivateDir(base); err != nil {
+			return "", notPrivate("the store's temporary directory", false, err)
+		}
+	}
 	e.cleanTmpDirs(base)
 	newDir, err := os.MkdirTemp(base, tmpNewPrefix)
 	if err != nil {
@@ -131,8 +161,8 @@ func (e *Engine) setupTmpDir(base string) (string, error) {
 func (e *Engine) cleanTmpDirs(base string) {
 	dirs, _ := filepath.Glob(filepath.Join(base, tmpDirPrefix+"*"))
 	for _, dir := range dirs {
-		if !isDir(dir) {
-			continue // a link or a file is no engine's: never followed
+		if !ownDir(dir) {
+			continue // a link or another user's: never followed, never ours to remove
 		}
 		lock, err := blobresume.LockPath(filepath.Join(dir, tmpLockName))
 		if err != nil {
@@ -146,17 +176,12 @@ func (e *Engine) cleanTmpDirs(base string) {
 	}
 	starting, _ := filepath.Glob(filepath.Join(base, tmpNewPrefix+"*"))
 	for _, dir := range starting {
-		if fi, err := os.Lstat(dir); err == nil && fi.IsDir() && time.Since(fi.ModTime()) > tmpNewMaxAge {
+		if fi, err := os.Lstat(dir); err == nil && ownDir(dir) && time.Since(fi.ModTime()) > tmpNewMaxAge {
 			_ = os.RemoveAll(dir)
 		}
 	}
 }
 
-// isDir reports whether p is a directory, not following a final symlink.
-func isDir(p string) bool {
-	fi, err := os.Lstat(p)
-	return err == nil && fi.IsDir()
-}
 
 // closeTmpDir removes the engine's private directory.
 func (e *Engine) closeTmpDir() {
@@ -166,4 +191,15 @@ func (e *Engine) closeTmpDir() {
 	_ = os.RemoveAll(e.tmpDir)
 	e.tmpLock.Unlock()
 	e.tmpLock = nil
+}
+
+// ownDir reports whether path is a directory (not a link to one) owned by
+// the process's user.
+func ownDir(path string) bool {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Geteuid()
 }

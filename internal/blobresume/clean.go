@@ -81,6 +81,12 @@ func (s *Store) removeIdle(d digest.Digest) bool {
 		return false
 	}
 	defer unlock(lock)
+	return s.removeFiles(d)
+}
+
+// removeFiles unlinks the files of partial d (links are removed, never
+// followed), the lock file last.
+func (s *Store) removeFiles(d digest.Digest) bool {
 	for _, ext := range []string{".state", ".state.tmp", ".data", ".lock"} {
 		if err := os.Remove(s.path(d, ext)); err != nil && !os.IsNotExist(err) {
 			return false

@@ -20,7 +20,13 @@ var ErrBusy = errors.New("the partial blob is in use by another pull")
 // the lock guards a file nobody else can find and the attempt starts over.
 func lockFile(path string) (*os.File, error) {
 	for range 8 {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		f, err := openNoFollow(path, os.O_RDWR|os.O_CREATE)
+		if errors.Is(err, syscall.ELOOP) {
+			// A link planted in place of the lock can be nobody's lock:
+			// unlink it (never follow) and lock a file of our own.
+			_ = os.Remove(path)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -45,7 +51,7 @@ func sameFile(f *os.File, path string) bool {
 	if err != nil {
 		return false
 	}
-	b, err := os.Stat(path)
+	b, err := os.Lstat(path)
 	return err == nil && os.SameFile(a, b)
 }
 

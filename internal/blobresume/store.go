@@ -73,9 +73,10 @@ const (
 	DefaultSyncEvery = 64 << 20
 )
 
-// New opens (creating it if needed) the store of partial blobs in dir.
+// New opens (creating it if needed) the store of partial blobs in dir,
+// which must be private (see PrivateDir; ErrNotPrivate otherwise).
 func New(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := PrivateDir(dir); err != nil {
 		return nil, err
 	}
 	return &Store{dir: dir}, nil
@@ -169,7 +170,15 @@ func (s *Store) OpenWait(ctx context.Context, d digest.Digest, size int64, wait 
 
 // load opens the data file and restores the saved state, or starts over.
 func (p *Partial) load() error {
-	data, err := os.OpenFile(p.s.path(p.d, ".data"), os.O_RDWR|os.O_CREATE, 0o600)
+	path := p.s.path(p.d, ".data")
+	data, err := openNoFollow(path, os.O_RDWR|os.O_CREATE)
+	if errors.Is(err, syscall.ELOOP) {
+		// A link planted in place of the data: unlink it (never follow)
+		// and start afresh.
+		_ = os.Remove(path)
+		_ = os.Remove(p.s.path(p.d, ".state"))
+		data, err = openNoFollow(path, os.O_RDWR|os.O_CREATE|os.O_EXCL)
+	}
 	if err != nil {
 		return err
 	}
@@ -191,7 +200,7 @@ func (p *Partial) load() error {
 // restore reads the state file into p.h and returns its offset, or 0 when
 // there is no usable state.
 func (p *Partial) restore() int64 {
-	raw, err := os.ReadFile(p.s.path(p.d, ".state"))
+	raw, err := readNoFollow(p.s.path(p.d, ".state"))
 	if err != nil {
 		return 0
 	}
@@ -326,7 +335,7 @@ func (p *Partial) save() error {
 	}
 	final := p.s.path(p.d, ".state")
 	tmp := final + ".tmp"
-	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+	if err := writeNoFollow(tmp, raw); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -421,9 +430,37 @@ func (p *Partial) release() {
 	}
 }
 
-// modTime is when the partial last grew, for Clean.
+// readNoFollow reads a small file of the store, never through a link.
+func readNoFollow(path string) ([]byte, error) {
+	f, err := openNoFollow(path, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 1<<20))
+}
+
+// writeNoFollow writes a new file of the store in place of path's entry
+// (a link there is unlinked, never followed).
+func writeNoFollow(path string, b []byte) error {
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	f, err := openNoFollow(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// modTime is when the partial last grew, for Clean (of the entry itself,
+// never of what a link points to).
 func modTime(path string) (time.Time, int64, bool) {
-	fi, err := os.Stat(path)
+	fi, err := os.Lstat(path)
 	if err != nil {
 		return time.Time{}, 0, false
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func replay(t *testing.T, p *Partial, want []byte) {
 // hashes the prefix while replaying it, then the rest, and Complete checks
 // the digest.
 func TestResumeVerifiesDigest(t *testing.T) {
-	s, err := New(t.TempDir())
+	s, err := New(filepath.Join(t.TempDir(), "partials"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestResumeVerifiesDigest(t *testing.T) {
 // Once a resumed download saved its hash state, the next resume restores
 // it: no hashing of the replay, and the digest is still checked.
 func TestSavedHashStateIsRestored(t *testing.T) {
-	s, _ := New(t.TempDir())
+	s, _ := New(filepath.Join(t.TempDir(), "partials"))
 	s.SaveEvery = 100
 	b, _ := blob(t, 3000)
 	p := resumedAt(t, s, b, 1000)
@@ -92,7 +93,7 @@ func TestSavedHashStateIsRestored(t *testing.T) {
 // Without Close (a SIGKILL), a first download keeps every byte it wrote:
 // its state was saved once, with its first bytes, and names the blob only.
 func TestKilledFirstDownloadKeepsEveryByte(t *testing.T) {
-	s, _ := New(t.TempDir())
+	s, _ := New(filepath.Join(t.TempDir(), "partials"))
 	s.SaveEvery = 1000
 	b, d := blob(t, 5000)
 	p, _ := s.Open(d, 5000)
@@ -106,7 +107,7 @@ func TestKilledFirstDownloadKeepsEveryByte(t *testing.T) {
 // saved hash state; bytes written after it were never hashed and are
 // dropped.
 func TestKilledResumeRestartsAtLastSave(t *testing.T) {
-	s, _ := New(t.TempDir())
+	s, _ := New(filepath.Join(t.TempDir(), "partials"))
 	s.SaveEvery = 1000
 	b, _ := blob(t, 5000)
 	p := resumedAt(t, s, b, 500)
@@ -160,7 +161,7 @@ func kill(p *Partial) {
 }
 
 func TestBusyAndOversize(t *testing.T) {
-	s, _ := New(t.TempDir())
+	s, _ := New(filepath.Join(t.TempDir(), "partials"))
 	b, d := blob(t, 100)
 	p, err := s.Open(d, 100)
 	if err != nil {
@@ -178,7 +179,7 @@ func TestBusyAndOversize(t *testing.T) {
 // A state for another size is discarded; a resumed partial whose bytes are
 // wrong fails the digest check and is removed.
 func TestBadPartials(t *testing.T) {
-	s, _ := New(t.TempDir())
+	s, _ := New(filepath.Join(t.TempDir(), "partials"))
 	s.SaveEvery = 10
 	b, d := blob(t, 100)
 	p, _ := s.Open(d, 100)
@@ -209,7 +210,7 @@ func TestBadPartials(t *testing.T) {
 // Clean removes old partials and enforces the size cap oldest first, but
 // never a partial in use.
 func TestClean(t *testing.T) {
-	s, _ := New(t.TempDir())
+	s, _ := New(filepath.Join(t.TempDir(), "partials"))
 	s.SaveEvery = 1
 	mk := func(n int, age time.Duration) digest.Digest {
 		b, d := blob(t, n)
@@ -239,5 +240,72 @@ func TestClean(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(s.Dir(), "*.tmp")); len(m) != 0 {
 		t.Errorf("temporary files left: %v", m)
+	}
+}
+
+// New refuses a directory others can write to or that is a link, and
+// creates a missing one 0700.
+func TestNewNeedsPrivateDir(t *testing.T) {
+	open := t.TempDir()
+	if err := os.Chmod(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(open); !errors.Is(err, ErrNotPrivate) {
+		t.Errorf("a 0755 directory: %v, want ErrNotPrivate", err)
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(t.TempDir(), link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(link); !errors.Is(err, ErrNotPrivate) {
+		t.Errorf("a link: %v, want ErrNotPrivate", err)
+	}
+	made := filepath.Join(t.TempDir(), "new")
+	if _, err := New(made); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(made); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("created %v, %v; want 0700", fi.Mode(), err)
+	}
+}
+
+// Discard and Complete remove the lock file with the partial; Close
+// applies MaxBytes, the oldest partial first.
+func TestLockRemovedAndBudgetOnClose(t *testing.T) {
+	s, _ := New(filepath.Join(t.TempDir(), "partials"))
+	s.MaxBytes = 150
+	var ds []digest.Digest
+	for i := range 3 {
+		b, d := blob(t, 200+i)
+		p, err := s.Open(d, int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = p.Write(b[:100])
+		old := time.Now().Add(time.Duration(i-10) * time.Minute)
+		_ = os.Chtimes(s.path(d, ".data"), old, old)
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	left, _ := os.ReadDir(s.Dir())
+	var names []string
+	for _, de := range left {
+		names = append(names, de.Name())
+	}
+	want := []string{ds[2].Encoded() + ".data", ds[2].Encoded() + ".lock", ds[2].Encoded() + ".state"}
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("left %v, want only the newest partial's files %v", names, want)
+	}
+	b, d := blob(t, 300)
+	p, _ := s.Open(d, 300)
+	_, _ = p.Write(b)
+	if err := p.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(s.path(d, ".lock")); !os.IsNotExist(err) {
+		t.Errorf("the lock file outlived its completed partial: %v", err)
 	}
 }
