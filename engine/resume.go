@@ -182,7 +182,6 @@ func (e *Engine) cleanTmpDirs(base string) {
 	}
 }
 
-
 // closeTmpDir removes the engine's private directory.
 func (e *Engine) closeTmpDir() {
 	if e.tmpLock == nil {
