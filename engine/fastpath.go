@@ -319,13 +319,21 @@ func (fp *fastPull) readSignatures(ctx context.Context, unparsed *image.Unparsed
 }
 
 // untrustedSignatureCount counts the image's signatures of every format.
-// containers/image offers that count only through a method of its
-// internal UnparsedImage (UntrustedSignatures, returning an internal type),
-// so it is called by reflection; ok is false when the method is not there
-// or fails, and the pull then goes to copy.Image.
-func untrustedSignatureCount(ctx context.Context, unparsed *image.UnparsedImage) (n int, ok bool) {
+// containers/image has no public way to see them: ImageSource.GetSignatures
+// and UnparsedImage.Signatures silently drop every format but simple
+// signing, and GetSignaturesWithFormat is on its internal private
+// interface. Its UnparsedImage (an alias of the internal type) has the
+// method UntrustedSignatures, returning an internal type, so it is called
+// by reflection. ok is false when the method is not there, has another
+// shape, or fails; the pull then goes to copy.Image, which stores every
+// format. TestUntrustedSignaturesMethodExists pins the method in the
+// containers/image of go.mod, so an upgrade that drops it fails there
+// rather than quietly sending signed pulls to copy.Image.
+func untrustedSignatureCount(ctx context.Context, unparsed any) (n int, ok bool) {
 	m := reflect.ValueOf(unparsed).MethodByName("UntrustedSignatures")
-	if !m.IsValid() || m.Type().NumIn() != 1 || m.Type().NumOut() != 2 {
+	errType := reflect.TypeFor[error]()
+	if !m.IsValid() || m.Type().NumIn() != 1 || m.Type().NumOut() != 2 ||
+		!reflect.TypeOf(ctx).AssignableTo(m.Type().In(0)) || m.Type().Out(1) != errType {
 		return 0, false
 	}
 	out := m.Call([]reflect.Value{reflect.ValueOf(ctx)})

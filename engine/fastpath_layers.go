@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 
@@ -297,15 +298,22 @@ func (fp *fastPull) apply(s *layerStep, parent string) error {
 	if s.staged == nil {
 		return fp.copyStoredLayer(s, parent)
 	}
+	stagingDir := filepath.Dir(s.staged.Target)
 	_, err := store.ApplyStagedLayer(storage.ApplyStagedLayerOptions{
 		ID: s.id, ParentLayer: parent,
 		DiffOutput: s.staged, DiffOptions: &graphdriver.ApplyDiffWithDifferOpts{},
 	})
-	if err != nil && !errors.Is(err, storage.ErrDuplicateID) {
-		return err
-	}
-	if errors.Is(err, storage.ErrDuplicateID) {
+	switch {
+	case errors.Is(err, storage.ErrDuplicateID):
 		_ = store.CleanupStagedLayer(s.staged)
+	case err != nil:
+		return err
+	default:
+		// The overlay driver moves the layer out of its staging directory
+		// and deletes the lock, but leaves the directory itself, empty,
+		// until the store shuts down: a daemon would keep one per layer
+		// pulled. Remove only removes it empty.
+		_ = os.Remove(stagingDir)
 	}
 	s.staged = nil
 	return nil
