@@ -33,7 +33,7 @@ run -test.bench '^BenchmarkParallelDownloads$' -test.benchtime "${BENCH_PARALLEL
 # One iteration: a 512 MiB layer (BENCH_RESUME_MIB) cut, stalled, range ignored.
 run -test.bench '^BenchmarkResume$' -test.benchtime 1x
 for size in 256MiB 1GiB; do
-	for who in engine copy libimage; do
+	for who in engine copy libimage engine-overlay; do
 		run -test.bench "^BenchmarkMemory/$size/$who\$" -test.benchtime 1x
 	done
 done

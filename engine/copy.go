@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -62,9 +63,15 @@ func (st *pullState) copyWithRetries(ctx context.Context, rep *report.Reporter, 
 	return img, d, nil
 }
 
-// copyOnce is one copy.Image call with a fresh policy context (a
+// copyOnce is one attempt: the fast path when it serves the pull
+// (fastpath.go), else one copy.Image call with a fresh policy context (a
 // PolicyContext is not safe for concurrent use; the parsed policy is).
 func (st *pullState) copyOnce(ctx context.Context, rep *report.Reporter, src, dest types.ImageReference) ([]byte, types.ImageReference, error) {
+	probe := &fastProbe{}
+	defer probe.close()
+	if out, resolved, err := st.fastCopy(ctx, rep, src, dest, probe); !errors.Is(err, errNotFast) {
+		return out, resolved, err
+	}
 	pc, err := signature.NewPolicyContext(st.cfg.policy)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signature policy: %w", pullerrors.Wrap(pullerrors.InvalidArgument, err))
@@ -73,6 +80,9 @@ func (st *pullState) copyOnce(ctx context.Context, rep *report.Reporter, src, de
 	var resolved types.ImageReference
 	events, stop := rep.CopyProgress(describeRef(src))
 	from := st.e.wrapSource(st, rep, src)
+	if w, ok := from.(*wrappedRef); ok {
+		w.probe = probe
+	}
 	out, err := copy.Image(ctx, pc, dest, from, &copy.Options{
 		SourceCtx:               &st.sys,
 		DestinationCtx:          &st.sys,
@@ -84,7 +94,7 @@ func (st *pullState) copyOnce(ctx context.Context, rep *report.Reporter, src, de
 	})
 	stop()
 	if err == nil {
-		rep.Emit(progress.Event{Kind: progress.ManifestWritten, Ref: describeRef(src)})
+		rep.Emit(progress.Event{Kind: progress.ManifestWritten, Ref: describeRef(src), Message: PathCopy})
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), pullerrors.Bound(st.dec.explain(copyError(from, err))))

@@ -17,6 +17,10 @@ import (
 	"strings"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/pkg/docker/config"
+	"go.podman.io/image/v5/pkg/sysregistriesv2"
+	"go.podman.io/image/v5/types"
 )
 
 // Credentials are the credentials for one registry: a username and
@@ -88,4 +92,42 @@ func authFileKey(key string) string {
 		return "docker.io"
 	}
 	return stripped
+}
+
+// sendsCredentials reports whether containers/image sends credentials when
+// it pulls named with sys, which decides whether a registry's refusal means
+// "does not exist or requires authentication" (anonymous) or "not allowed
+// with the given credentials" (CandidateError.Authenticated).
+//
+// It asks what containers/image asks: the registry it contacts is the
+// primary pull source sysregistriesv2 gives for named (the location after
+// a registries.conf rewrite; mirrors are tried first, but the error a pull
+// returns, and so the refusal classified, is the primary's); the explicit
+// credentials (sys.DockerAuthConfig) go there only when the rewrite keeps
+// the registry, and otherwise config.GetCredentialsForRef looks that
+// source up in the auth file and credential helpers (--authfile,
+// REGISTRY_AUTH_FILE, RegistryCredentials).
+func sendsCredentials(sys *types.SystemContext, named reference.Named) bool {
+	physical := primarySource(sys, named)
+	if sys.DockerAuthConfig != nil && reference.Domain(physical) == reference.Domain(named) {
+		return true
+	}
+	lookup := *sys
+	lookup.DockerAuthConfig, lookup.DockerBearerRegistryToken = nil, ""
+	auth, err := config.GetCredentialsForRef(&lookup, physical)
+	return err == nil && (auth.Username != "" || auth.Password != "" || auth.IdentityToken != "")
+}
+
+// primarySource is the reference containers/image pulls named from when no
+// mirror serves it: named after registries.conf's location rewrite.
+func primarySource(sys *types.SystemContext, named reference.Named) reference.Named {
+	registry, err := sysregistriesv2.FindRegistry(sys, named.Name())
+	if err != nil || registry == nil {
+		return named
+	}
+	sources, err := registry.PullSourcesFromReference(named)
+	if err != nil || len(sources) == 0 {
+		return named
+	}
+	return sources[len(sources)-1].Reference
 }

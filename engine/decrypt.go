@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 
 	encconfig "github.com/containers/ocicrypt/config"
 	encutils "github.com/containers/ocicrypt/utils"
@@ -86,6 +87,12 @@ func (k DecryptionKey) checked(i int) ([]byte, error) {
 	case k.Path != "" && k.Key != nil:
 		return nil, pullerrors.Errorf(pullerrors.InvalidArgument, "decryption key %d has both a path and bytes; give one", i+1)
 	case k.Path != "":
+		if form, ok := passphraseForm(k.Path); ok {
+			// "pass=SECRET" given where the key file goes: the path is a
+			// passphrase, and open's error would quote it.
+			return nil, pullerrors.Errorf(pullerrors.InvalidArgument,
+				"decryption key %d: the key file's path is missing: its path is a passphrase (%s...); give the key file first (KEY:%s...)", i+1, form, form)
+		}
 		name = "decryption key " + k.Path
 		var err error
 		if data, err = os.ReadFile(k.Path); err != nil {
@@ -106,6 +113,21 @@ func (k DecryptionKey) checked(i int) ([]byte, error) {
 		return nil, pullerrors.Errorf(pullerrors.InvalidArgument, "%s is not a private key (PEM, DER or JWK)", name)
 	}
 	return data, nil
+}
+
+// passphraseForm returns the ocicrypt passphrase prefix path starts with
+// ("pass=", "file=", "fd="), if any: such a path is a passphrase given
+// without its key file, and must not be opened or quoted.
+func passphraseForm(path string) (string, bool) {
+	for _, form := range []string{"pass=", "file=", "fd="} {
+		if strings.HasPrefix(path, form) {
+			if _, err := os.Lstat(path); err == nil {
+				return "", false // a real file of that name
+			}
+			return form, true
+		}
+	}
+	return "", false
 }
 
 // decryptingLayer finds the layer in containers/image's error for a layer

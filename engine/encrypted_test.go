@@ -103,6 +103,10 @@ func TestDecryptionKeyErrors(t *testing.T) {
 		{"wrong passphrase", engine.DecryptionKey{Path: locked, Passphrase: "wrong-passphrase"}, "the passphrase is missing or wrong"},
 		{"a missing file", engine.DecryptionKey{Path: notAKey + ".gone"}, "no such file"},
 		{"path and bytes", engine.DecryptionKey{Path: locked, Key: []byte("x")}, "both a path and bytes"},
+		// podman's --decryption-key pass=SECRET, without the key file
+		// (issue 22, 11): neither opened nor quoted.
+		{"a passphrase as the path", engine.DecryptionKey{Path: "pass=wrong-passphrase"}, "decryption key 1: the key file's path is missing: its path is a passphrase (pass=...)"},
+		{"a passphrase file as the path", engine.DecryptionKey{Path: "file=wrong-passphrase"}, "its path is a passphrase (file=...)"},
 	} {
 		reg.Requests.Reset()
 		_, err := e.Pull(context.Background(), reg.Host+"/team/app:v1", policy.Always, &engine.PullOptions{DecryptionKeys: []engine.DecryptionKey{c.key}})
@@ -112,6 +116,9 @@ func TestDecryptionKeyErrors(t *testing.T) {
 		}
 		if msg := err.Error(); strings.Contains(msg, "wrong-passphrase") || strings.Contains(msg, "right-passphrase") || strings.Contains(msg, "PRIVATE KEY") {
 			t.Errorf("%s: the message leaks key material: %q", c.what, msg)
+		}
+		for _, secret := range []string{"wrong-passphrase", "right-passphrase", "PRIVATE KEY"} {
+			assertNotInChain(t, err, secret)
 		}
 		if n := reg.Requests.Total(); n != 0 {
 			t.Errorf("%s: %d registry requests; want none", c.what, n)

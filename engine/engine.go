@@ -108,8 +108,17 @@ type Options struct {
 	// sizes); the zero value sets no limit.
 	Limits Limits
 
+	// DisableFastPath sends every pull through containers/image's
+	// copy.Image, as before the fast path existed. By default, registry
+	// pulls into an overlay store take the fast path (README "Fast path";
+	// Transfer.Path says which path served a pull).
+	DisableFastPath bool
+
 	// Logger receives the engine's own logs. Nil discards them.
 	Logger *slog.Logger
+	// Observer, when set, is told about every Pull (for metrics; see
+	// package metrics).
+	Observer Observer
 
 	// AllowedStores are the graph roots of other stores that a
 	// "containers-storage:[driver@ROOT]name" source may name (see
@@ -133,12 +142,14 @@ type Engine struct {
 	flights   flights // shared concurrent transfers
 	resume    resumeConf
 	limits    Limits
+	fastOff   bool             // Options.DisableFastPath
 	tmpDir    string           // the engine's private big-files directory
 	tmpLock   *blobresume.Lock // held while tmpDir is in use
 	// allowedStores are Options.AllowedStores, cleaned.
 	allowedStores []string
 	// others are the allowed stores opened so far (otherstores.go).
-	others otherStores
+	others   otherStores
+	observer Observer // Options.Observer
 }
 
 // New opens the store (unless Options.Store is given) and reads the host
@@ -156,10 +167,11 @@ func New(opts Options) (*Engine, error) {
 	if err := checkReexec(); err != nil {
 		return nil, err
 	}
-	e := &Engine{log: opts.Logger, limits: opts.Limits, allowedStores: cleanRoots(opts.AllowedStores)}
+	e := &Engine{log: opts.Logger, limits: opts.Limits, fastOff: opts.DisableFastPath, allowedStores: cleanRoots(opts.AllowedStores)}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	e.observer = opts.Observer
 	if opts.SystemContext != nil {
 		e.sys = *opts.SystemContext
 	}

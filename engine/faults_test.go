@@ -167,6 +167,18 @@ var faultRows = []faultRow{
 		perAttempt: 1,
 	},
 	{
+		name: "a registry's own 403 DENIED, default message, anonymous", answer: "403 DENIED `requested access to the resource is denied`",
+		file: "denied-403-default.http", on: enginetest.ManifestGet, auth: token,
+		kind: pullerrors.Denied, status: 403, maybeNotFound: true, // not the 401 of Docker Hub's challenge (issue 22, 15)
+		perAttempt: 1,
+	},
+	{
+		name: "quay.io: 403 DENIED with `detail`, anonymous", answer: "403 DENIED, default message, `\"detail\":{}`",
+		file: "quay-denied-403.http", on: enginetest.ManifestGet, auth: token,
+		kind: pullerrors.Denied, status: 403, maybeNotFound: true,
+		perAttempt: 1,
+	},
+	{
 		name: "Google Artifact Registry: no access, anonymous", answer: "token endpoint 403 DENIED",
 		file: "gar-token-denied.http", on: enginetest.Token, auth: token,
 		kind: pullerrors.Denied, status: 403, maybeNotFound: true, // the registry's 403 is kept (issue 10)
@@ -783,6 +795,39 @@ func assertNoCanary(t *testing.T, err error, logs string) {
 			t.Errorf("the password shows in %s: %s", how, s)
 		}
 	}
+	assertNotInChain(t, err, faultCanary)
+}
+
+// assertNotInChain fails when secret shows in the text of any error of
+// err's tree: errors.Unwrap repeatedly, and every member of a join (what a
+// caller walking the chain would print).
+func assertNotInChain(t *testing.T, err error, secret string) {
+	t.Helper()
+	for depth, e := range errorTree(err) {
+		for _, s := range []string{e.Error(), fmt.Sprintf("%+v", e), fmt.Sprintf("%#v", e)} {
+			if strings.Contains(s, secret) {
+				t.Errorf("the secret shows in a wrapped %T (node %d of the chain): %s", e, depth, s)
+				break
+			}
+		}
+	}
+}
+
+// errorTree lists err and every error it wraps, depth first.
+func errorTree(err error) []error {
+	if err == nil {
+		return nil
+	}
+	out := []error{err}
+	switch x := err.(type) {
+	case interface{ Unwrap() error }:
+		out = append(out, errorTree(x.Unwrap())...)
+	case interface{ Unwrap() []error }:
+		for _, e := range x.Unwrap() {
+			out = append(out, errorTree(e)...)
+		}
+	}
+	return out
 }
 
 // logBuffer is a buffer the engine's slog handler writes to, safe for

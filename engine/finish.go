@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/policy"
+	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/storage"
 )
 
@@ -19,9 +20,14 @@ func (st *pullState) setPolicy(p policy.Policy, reason string) {
 	st.res.Policy, st.res.PolicyReason = p, reason
 }
 
-// tried records a candidate name and its error (nil: it worked).
-func (st *pullState) tried(name string, err error) {
-	st.res.Candidates = append(st.res.Candidates, pullerrors.CandidateError{Name: name, Err: err})
+// tried records a candidate name and its error (nil: it worked); for a
+// failed one, whether credentials were sent to the registry that refused.
+func (st *pullState) tried(named reference.Named, err error) {
+	c := pullerrors.CandidateError{Name: named.String(), Err: err}
+	if err != nil {
+		c.Authenticated = sendsCredentials(&st.sys, named)
+	}
+	st.res.Candidates = append(st.res.Candidates, c)
 }
 
 // finishLocal ends the pull with the local image loc, reached as

@@ -84,6 +84,27 @@ func parseInput(name string) (input, error) {
 	return in, nil
 }
 
+// refuseCredentials refuses a name that carries credentials
+// ("user:secret@host/app", "docker://user:secret@...", "https://...@host/v2/..."):
+// a name is no place for them, and every parser below would quote the name
+// in its error. The error is built from the redacted name only, so no error
+// of the pull, however deep in its chain, holds the secret.
+//
+// Names of other transports are left to their parsers: their syntax has
+// colons and '@' of its own ("docker-archive:x.tar:@1"), which only look
+// like userinfo.
+func refuseCredentials(name string) error {
+	if t := alltransports.TransportFromImageName(name); t != nil && t.Name() != docker.Transport.Name() {
+		return nil
+	}
+	shown := pullerrors.Redact(name)
+	if shown == name {
+		return nil
+	}
+	return pullerrors.Errorf(pullerrors.InvalidReference,
+		"parsing %q: the name carries credentials (a user and password before '@'); give them as pull options (Username and Password, RegistryCredentials or an auth file)", shown)
+}
+
 // qualifiedName is a qualified input's name, parsed, with ":latest" when it
 // has neither tag nor digest: the one name to look up and to pull.
 func (in input) qualifiedName() (reference.Named, error) {

@@ -1,13 +1,9 @@
 package engine
 
 import (
-	"fmt"
-	"io"
-	"sync/atomic"
-
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/fetch"
 	"go.podman.io/image/v5/manifest"
-	"go.podman.io/image/v5/pkg/compression"
 )
 
 // Limits bound the images a pull accepts, so that a daemon can refuse a
@@ -48,6 +44,9 @@ func (l Limits) maxExtract() int64 {
 	return l.MaxImageSize + extractSlack
 }
 
+// counter is the Counter of one source's layers, nil without byte limits.
+func (l Limits) counter() *fetch.Counter { return fetch.NewCounter(l.MaxLayerSize, l.MaxImageSize) }
+
 // set reports whether any limit is set.
 func (l Limits) set() bool { return l.MaxLayers > 0 || l.countsBytes() }
 
@@ -78,84 +77,4 @@ func (l Limits) checkManifest(raw []byte, mime string) (layers []string, err err
 		layers = append(layers, li.Digest.String())
 	}
 	return layers, nil
-}
-
-// uncompressedCounter is a tee: the blob's bytes go on to c/image
-// unchanged, and through a decompressor that counts what they unpack to.
-// Past a limit the next Read fails.
-type uncompressedCounter struct {
-	r     io.Reader
-	pw    *io.PipeWriter
-	done  chan struct{}
-	err   atomic.Pointer[error] // the verdict of the counter
-	layer int64                 // bytes this layer unpacked to
-}
-
-// countUncompressed wraps r; image is the pull's running total.
-func (l Limits) countUncompressed(r io.Reader, d string, image *atomic.Int64) *uncompressedCounter {
-	pr, pw := io.Pipe()
-	c := &uncompressedCounter{r: r, pw: pw, done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		err := l.count(pr, d, image, &c.layer)
-		if err != nil {
-			c.err.Store(&err)
-		}
-		_ = pr.CloseWithError(err)
-		_, _ = io.Copy(io.Discard, pr) // never block the tee
-	}()
-	return c
-}
-
-// count decompresses pr and checks the sizes as they grow.
-func (l Limits) count(pr io.Reader, d string, image *atomic.Int64, layer *int64) error {
-	dec, _, err := compression.AutoDecompress(pr)
-	if err != nil {
-		return nil // not a stream we can read; c/image will say why
-	}
-	defer dec.Close()
-	buf := make([]byte, 128<<10)
-	for {
-		n, rerr := dec.Read(buf)
-		*layer += int64(n)
-		total := image.Add(int64(n))
-		if l.MaxLayerSize > 0 && *layer > l.MaxLayerSize {
-			return limitError("layer %s unpacks to more than the limit of %d bytes", d, l.MaxLayerSize)
-		}
-		if l.MaxImageSize > 0 && total > l.MaxImageSize {
-			return limitError("the image unpacks to more than the limit of %d bytes", l.MaxImageSize)
-		}
-		if rerr != nil {
-			return nil
-		}
-	}
-}
-
-// Read passes the blob's bytes on after the counter has seen them.
-func (c *uncompressedCounter) Read(p []byte) (int, error) {
-	if e := c.err.Load(); e != nil {
-		return 0, *e
-	}
-	n, err := c.r.Read(p)
-	if n > 0 {
-		if _, werr := c.pw.Write(p[:n]); werr != nil {
-			if e := c.err.Load(); e != nil {
-				return 0, *e
-			}
-		}
-	}
-	if err == io.EOF {
-		_ = c.pw.Close()
-		<-c.done
-		if e := c.err.Load(); e != nil {
-			return 0, *e
-		}
-	}
-	return n, err
-}
-
-// stop ends the counter (the blob is closed early).
-func (c *uncompressedCounter) stop() {
-	_ = c.pw.CloseWithError(fmt.Errorf("blob closed"))
-	<-c.done
 }

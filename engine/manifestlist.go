@@ -34,7 +34,7 @@ func (st *pullState) pullPlatforms(ctx context.Context) error {
 	var errs []error
 	for _, named := range candidates {
 		err := st.pullList(ctx, named)
-		st.tried(named.String(), err)
+		st.tried(named, err)
 		if err == nil {
 			return nil
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/pullengine/pullengine/internal/decide"
 	"github.com/pullengine/pullengine/policy"
 	"github.com/pullengine/pullengine/progress"
+	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/storage"
 )
 
@@ -40,8 +41,10 @@ import (
 // pullerrors.Classify or errors.Is(err, pullerrors.ErrNotFound); the
 // underlying errors stay reachable (errors.Is(err, storage.ErrImageUnknown)
 // for policy never with no local image, as with libimage).
-func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *PullOptions) (*Result, error) {
+func (e *Engine) Pull(ctx context.Context, name string, p policy.Policy, opts *PullOptions) (res *Result, err error) {
 	start := time.Now()
+	finished := e.observeStart(start)
+	defer func() { finished(res, err) }()
 	st := e.newPullState(name, p, opts)
 	defer st.cleanup()
 	defer func() { _ = st.rep.Close(ctx) }()
@@ -64,6 +67,9 @@ func (st *pullState) run(ctx context.Context) error {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := refuseCredentials(st.name); err != nil {
 		return err
 	}
 	if st.in, err = st.e.parseName(st.name); err != nil {
@@ -104,11 +110,30 @@ func (st *pullState) fail(ctx context.Context, err error) error {
 			cands = append(cands, c)
 		}
 	}
-	perr := pullerrors.New(st.name, err, cands...).WithAuthenticated(st.o.Username != "" || st.o.IdentityToken != "")
+	// Each failed candidate says whether credentials were sent (tried); a
+	// refusal before any candidate (a tag list) asks the same of the name.
+	perr := pullerrors.New(st.shown(), err, cands...)
+	if len(cands) == 0 && (perr.Kind == pullerrors.Unauthorized || perr.Kind == pullerrors.Denied) && st.sendsCredentials() {
+		perr.WithAuthenticated(true)
+	}
 	st.rep.Emit(progress.Event{Kind: progress.Failed, Ref: st.shown(), Err: perr,
 		ErrorKind: pullerrors.Classify(perr).String(), ErrorStatus: pullerrors.HTTPStatus(perr)})
 	st.e.log.DebugContext(ctx, "pull failed", "name", st.shown(), "err", perr)
 	return perr
+}
+
+// sendsCredentials reports whether the pull's registry requests for its
+// name carry credentials (sendsCredentials, credentials.go).
+func (st *pullState) sendsCredentials() bool {
+	explicit := st.o.Username != "" || st.o.IdentityToken != ""
+	if st.in.name == "" {
+		return explicit
+	}
+	named, err := reference.ParseNormalizedNamed(st.in.name)
+	if err != nil {
+		return explicit
+	}
+	return sendsCredentials(&st.sys, named)
 }
 
 func doneEvent(res *Result) progress.Event {

@@ -34,7 +34,7 @@ func (st *pullState) pullFromRegistry(ctx context.Context, loc *local, action de
 		}
 		img, pulled, err := st.tryCandidate(ctx, named, loc, action)
 		err = pullerrors.Bound(err) // a registry's huge error text is not kept
-		st.tried(named.String(), err)
+		st.tried(named, err)
 		if err != nil {
 			st.e.log.DebugContext(ctx, "candidate failed", "candidate", named.String(), "err", errAttr(err))
 			errs = append(errs, err)

@@ -25,10 +25,13 @@ type ResumeOptions struct {
 	// failure). Zero: DefaultStallTimeout. Negative: no watchdog.
 	StallTimeout time.Duration
 	// MaxAge: partials untouched for longer are removed when an Engine
-	// starts. Zero: DefaultPartialMaxAge.
+	// starts, when a new partial starts and when one is kept. Zero:
+	// DefaultPartialMaxAge.
 	MaxAge time.Duration
-	// MaxBytes caps the partials kept when an Engine starts (the oldest
-	// go first). Zero: DefaultPartialMaxBytes; negative: no cap.
+	// MaxBytes caps the bytes of the partials kept (the oldest go first;
+	// partials in use stay), when an Engine starts, when a new partial
+	// starts and when one is kept. Zero: DefaultPartialMaxBytes; negative:
+	// no cap.
 	MaxBytes int64
 	// SaveEvery is how many bytes may arrive between two saves of a
 	// partial's hash state: what a SIGKILL can cost a download that was
@@ -42,16 +45,6 @@ const (
 	DefaultStallTimeout    = 5 * time.Minute
 	DefaultPartialMaxAge   = 7 * 24 * time.Hour
 	DefaultPartialMaxBytes = 10 << 30
-	// minResumableSize: smaller blobs (configs, tiny layers) are fetched
-	// whole again; keeping them costs more than it saves.
-	minResumableSize = 256 << 10
-	// busyWait is how long a pull waits for a partial another pull holds
-	// (a canceled pull may still be closing it) before it downloads the
-	// blob without one.
-	busyWait = time.Second
-	// maxReconnects bounds the reconnections in a row that bring no new
-	// byte, for one blob in one attempt.
-	maxReconnects = 5
 )
 
 // resumeConf is ResumeOptions resolved.
@@ -87,6 +80,7 @@ func (e *Engine) setupResume(opts ResumeOptions) {
 	if maxBytes == 0 {
 		maxBytes = DefaultPartialMaxBytes
 	}
+	s.MaxAge, s.MaxBytes = maxAge, max(maxBytes, 0)
 	if freed := s.Clean(maxAge, max(maxBytes, 0)); freed > 0 {
 		e.log.Info("removed stale partial downloads", "dir", dir, "bytes", freed)
 	}

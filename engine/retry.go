@@ -73,6 +73,7 @@ func (e *Engine) retry(ctx context.Context, rep *report.Reporter, lim retrySetti
 		if !again {
 			return err
 		}
+		e.observeRetry(err)
 		redacted := pullerrors.Clean(pullerrors.Redact(err.Error()), pullerrors.MaxErrorText)
 		e.log.InfoContext(ctx, retryLogMessage, "attempt", attempt+1, "max", maxRetries, "delay", wait,
 			"kind", pullerrors.Classify(err).String(), "err", redacted)

@@ -7,7 +7,7 @@ package engine
 //   - it keeps the bytes of a registry blob as they arrive
 //     (internal/blobresume) and resumes an interrupted blob with a ranged
 //     request, across attempts, processes and crashes, with a stall
-//     watchdog (blobreader.go);
+//     watchdog (internal/fetch, which the fast path reads blobs with too);
 //   - it refuses a blob whose body is longer than its declared size, and
 //     stops reading at that size (every blob, every transport);
 //   - it applies Options.Limits (layer count from the manifest,
@@ -25,7 +25,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -33,7 +32,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
-	"github.com/pullengine/pullengine/internal/blobresume"
+	"github.com/pullengine/pullengine/internal/fetch"
+	"github.com/pullengine/pullengine/internal/registryclient"
 	"github.com/pullengine/pullengine/internal/report"
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
@@ -77,6 +77,10 @@ type wrappedRef struct {
 	// suspect: a partial this copy resumed was found bad and discarded;
 	// the copy's failure is then an Integrity one (see copyOnce).
 	suspect atomic.Bool
+	// probe is what the fast path opened and read in this attempt before
+	// it left the pull to copy.Image (fastpath.go): NewImageSource takes
+	// its open source, GetManifest its manifests.
+	probe *fastProbe
 }
 
 // copyError classifies the failure of a copy that read from ref: when a
@@ -91,11 +95,14 @@ func copyError(ref types.ImageReference, err error) error {
 
 // NewImageSource opens the real source and wraps it.
 func (r *wrappedRef) NewImageSource(ctx context.Context, sys *types.SystemContext) (types.ImageSource, error) {
-	inner, err := r.ImageReference.NewImageSource(ctx, sys)
-	if err != nil {
-		return nil, err
+	inner := r.probe.source()
+	if inner == nil {
+		var err error
+		if inner, err = r.ImageReference.NewImageSource(ctx, sys); err != nil {
+			return nil, pullerrors.Bound(err) // where a registry's error text enters: cut once, before copy.Image wraps it
+		}
 	}
-	return &wrappedSource{ImageSource: inner, ref: r, sys: sys, layers: map[digest.Digest]bool{}}, nil
+	return &wrappedSource{ImageSource: inner, ref: r, sys: sys, layers: map[digest.Digest]bool{}, counter: r.e.limits.counter()}, nil
 }
 
 // wrappedSource is the real source with GetManifest and GetBlob watched.
@@ -105,18 +112,22 @@ type wrappedSource struct {
 	sys *types.SystemContext
 
 	mu      sync.Mutex
-	layers  map[digest.Digest]bool // layers of the manifests read
-	fetcher *rangeFetcher
-	fErr    error
+	layers  map[digest.Digest]bool   // layers of the manifests read
+	clients []*registryclient.Client // for ranged resumes, made once
+	cErr    error
 
-	unpacked atomic.Int64 // uncompressed bytes of the layers fetched (Limits)
+	counter *fetch.Counter // what the layers fetched unpack to (Limits)
 }
 
 // GetManifest checks the layer count and notes which blobs are layers.
 func (s *wrappedSource) GetManifest(ctx context.Context, instanceDigest *digest.Digest) ([]byte, string, error) {
-	raw, mime, err := s.ImageSource.GetManifest(ctx, instanceDigest)
+	raw, mime, ok := s.ref.probe.manifest(instanceDigest)
+	var err error
+	if !ok {
+		raw, mime, err = s.ImageSource.GetManifest(ctx, instanceDigest)
+	}
 	if err != nil {
-		return raw, mime, err
+		return raw, mime, pullerrors.Bound(err)
 	}
 	layers, err := s.ref.e.limits.checkManifest(raw, mime)
 	if err != nil {
@@ -130,150 +141,60 @@ func (s *wrappedSource) GetManifest(ctx context.Context, instanceDigest *digest.
 	return raw, mime, nil
 }
 
-// GetBlob returns the blob's stream: resumable for a large registry blob,
-// bounded by its declared size, counted when Limits ask.
+// GetBlob reads the blob through internal/fetch: resumable for a large
+// registry blob, bounded by its declared size, counted when Limits ask.
 func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache) (io.ReadCloser, int64, error) {
-	rc, size, err := s.open(ctx, info, cache)
-	if err != nil {
-		return nil, 0, err
-	}
 	s.mu.Lock()
 	layer := s.layers[info.Digest]
 	s.mu.Unlock()
-	if layer && s.ref.e.limits.countsBytes() {
-		rc = &countedBlob{ReadCloser: rc, c: s.ref.e.limits.countUncompressed(rc, info.Digest.String(), &s.unpacked)}
+	cfg := s.ref.e.fetchConfig(s.ref.rep, &s.ref.suspect)
+	cfg.Counter = s.counter
+	if !s.ref.registry || len(info.URLs) > 0 {
+		cfg.Partials = nil // not a registry's blob: nothing to resume against
 	}
-	return rc, size, nil
-}
-
-// open picks the resumable or the plain path.
-func (s *wrappedSource) open(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache) (io.ReadCloser, int64, error) {
-	partials := s.ref.e.resume.partials
-	if s.ref.registry && partials != nil && len(info.URLs) == 0 && info.Size >= minResumableSize && blobresume.Supported(info.Digest, info.Size) {
-		p, err := partials.OpenWait(ctx, info.Digest, info.Size, busyWait)
-		switch {
-		case err == nil:
-			return s.resumable(ctx, info, cache, p)
-		case !errors.Is(err, blobresume.ErrBusy):
-			s.ref.e.log.Warn("cannot keep a partial download", "digest", info.Digest, "err", err)
+	if !s.ref.registry {
+		cfg.Peer = "the source" // a local file is no registry
+	}
+	whole := func(ctx context.Context, _ int64) (*fetch.Body, error) {
+		rc, size, err := s.ImageSource.GetBlob(ctx, info, cache)
+		if err != nil {
+			return nil, pullerrors.Bound(err) // a registry's error text enters here too
 		}
+		return &fetch.Body{ReadCloser: rc, Length: size}, nil
 	}
-	rc, size, err := s.ImageSource.GetBlob(ctx, info, cache)
-	if err != nil {
-		return nil, 0, err
+	return fetch.Open(ctx, fetch.Blob{
+		Digest: info.Digest, Size: info.Size, Layer: layer,
+		Open: fetch.Ranged(s.rangeClients, info.Digest, info.Size, whole, s.ref.e.log),
+	}, cfg)
+}
+
+// fetchConfig is the internal/fetch configuration of a pull's blobs: the
+// Engine's partials and stall timeout, the pull's progress, and suspect
+// set when a resumed partial proves bad (the pull's failure is then an
+// Integrity one, retried without it). The fast path uses it too.
+func (e *Engine) fetchConfig(rep *report.Reporter, suspect *atomic.Bool) fetch.Config {
+	return fetch.Config{
+		Partials:  e.resume.partials,
+		Stall:     e.resume.stall,
+		Log:       e.log,
+		Emit:      rep.Emit,
+		Discarded: func() { suspect.Store(true) },
 	}
-	if err := checkAnnounced(info, size, s.peer()); err != nil {
-		rc.Close()
-		return nil, 0, err
-	}
-	return sizedFrom(rc, info, s.peer()), size, nil
 }
 
-// peer names what sends the blobs, for messages: a local file is not a
-// registry.
-func (s *wrappedSource) peer() string {
-	if s.ref.registry {
-		return registryPeer
-	}
-	return "the source"
-}
-
-// registryPeer is peer for a registry.
-const registryPeer = "the registry"
-
-// sized bounds rc, a registry's body, by the blob's declared size, if known.
-func sized(rc io.ReadCloser, info types.BlobInfo) io.ReadCloser {
-	return sizedFrom(rc, info, registryPeer)
-}
-
-// sizedFrom is sized for a body peer sends.
-func sizedFrom(rc io.ReadCloser, info types.BlobInfo, peer string) io.ReadCloser {
-	if info.Size < 0 {
-		return rc
-	}
-	return &sizedBlob{ReadCloser: rc, d: info.Digest, left: info.Size, peer: peer}
-}
-
-// checkAnnouncedSize refuses a registry body announced longer than the
-// blob's declared size, before reading it. A shorter one is read: the
-// digest check decides (a manifest may declare a wrong size for the
-// content its digest names; containers/image accepts that).
-func checkAnnouncedSize(info types.BlobInfo, announced int64) error {
-	return checkAnnounced(info, announced, registryPeer)
-}
-
-// checkAnnounced is checkAnnouncedSize for a body peer announces.
-func checkAnnounced(info types.BlobInfo, announced int64, peer string) error {
-	if info.Size >= 0 && announced > info.Size {
-		return oversizeError(info.Digest, fmt.Sprintf("%s announced %d bytes for a blob declared as %d", peer, announced, info.Size))
-	}
-	return nil
-}
-
-// oversizeError is the integrity error of a body that does not match the
-// declared size. Retrying would fetch the same body: not retried.
-func oversizeError(d digest.Digest, what string) error {
-	return pullerrors.Final(pullerrors.Errorf(pullerrors.Integrity, "blob %s: %s", d, what))
-}
-
-// sizedBlob stops at the declared size, and fails if the body goes on.
-type sizedBlob struct {
-	io.ReadCloser
-	d    digest.Digest
-	left int64
-	peer string // who sends it, for messages
-}
-
-// Read reads at most the declared size; past it, one more byte is an error.
-func (b *sizedBlob) Read(p []byte) (int, error) {
-	if b.left == 0 {
-		var one [1]byte
-		n, err := io.ReadFull(b.ReadCloser, one[:])
-		if n > 0 {
-			return 0, oversizeError(b.d, b.peer+" sent more bytes than the declared size")
-		}
-		if err == io.ErrUnexpectedEOF {
-			err = io.EOF
-		}
-		return 0, err
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.ReadCloser.Read(p)
-	b.left -= int64(n)
-	if err == io.EOF && b.left == 0 {
-		err = nil // the check for extra bytes comes with the next Read
-	}
-	return n, err
-}
-
-// countedBlob reads through an uncompressedCounter.
-type countedBlob struct {
-	io.ReadCloser
-	c *uncompressedCounter
-}
-
-func (b *countedBlob) Read(p []byte) (int, error) { return b.c.Read(p) }
-
-// Close stops the counter and closes the blob.
-func (b *countedBlob) Close() error {
-	b.c.stop()
-	return b.ReadCloser.Close()
-}
-
-// rangeFetcher returns the ranged client of this source's registry, made
-// once; an error means resumes fall back to whole GETs.
-func (s *wrappedSource) rangeFetcher() (*rangeFetcher, error) {
+// rangeClients returns the clients of the registries containers/image
+// pulls this source's name from (mirrors, then the rewritten location),
+// made once; an error means resumes fall back to whole GETs.
+func (s *wrappedSource) rangeClients() ([]*registryclient.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fetcher == nil && s.fErr == nil {
+	if s.clients == nil && s.cErr == nil {
 		named := s.ref.DockerReference()
 		if named == nil {
-			s.fErr = errNoRangeClient
+			s.cErr = errors.New("no ranged request possible: not a registry")
 		} else {
-			s.fetcher, s.fErr = newRangeFetcher(s.sys, named)
+			s.clients, s.cErr = registryclient.ForPull(s.sys, named)
 		}
 	}
-	return s.fetcher, s.fErr
+	return s.clients, s.cErr
 }

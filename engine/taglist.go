@@ -9,8 +9,10 @@ package engine
 // limits: at most maxTagPages pages, maxTagListBytes bytes of page bodies in
 // all, and PullOptions.MaxTags tags; past any of them it stops with an
 // Unsupported error that names the limit. It talks to the registry through
-// internal/registryclient, as containers/image does, from the same
-// configuration.
+// internal/registryclient, from the same configuration as containers/image,
+// at the location the pull goes to: a registries.conf location rewrite is
+// followed (containers/image's GetRepositoryTags would ask the name's own
+// registry, one a rewrite takes the pull away from), mirrors are not.
 
 import (
 	"context"

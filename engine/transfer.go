@@ -42,7 +42,19 @@ type Transfer struct {
 	// BlobsPartial counts the blobs of BlobsFetched that were fetched
 	// partially, some of their files found in the store.
 	BlobsPartial int `json:"blobsPartial,omitempty"`
+	// Path says which path stored the pull's images: PathFast (the
+	// engine's own single-pass layer staging, README "Fast path"),
+	// PathCopy (containers/image's copy.Image), PathMixed when a pull of
+	// several images used both, empty when nothing was copied.
+	Path string `json:"path,omitempty"`
 }
+
+// The values of Transfer.Path.
+const (
+	PathFast  = "fast"
+	PathCopy  = "copy"
+	PathMixed = "mixed"
+)
 
 // transferCounter is a progress sink that sums blob events and passes every
 // event on to the caller's sink.
@@ -83,6 +95,8 @@ func (c *transferCounter) Emit(ev progress.Event) {
 	case progress.BlobSkipped:
 		c.t.BlobsReused++
 		c.t.BytesReused += max(ev.Total, 0)
+	case progress.ManifestWritten:
+		c.t.Path = joinPath(c.t.Path, ev.Message)
 	}
 	c.mu.Unlock()
 	if c.next != nil {
@@ -94,4 +108,16 @@ func (c *transferCounter) total() Transfer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
+}
+
+// joinPath adds the path of one stored image (a ManifestWritten event's
+// Message) to the pull's Path.
+func joinPath(sofar, path string) string {
+	if path != PathFast && path != PathCopy {
+		return sofar
+	}
+	if sofar == "" || sofar == path {
+		return path
+	}
+	return PathMixed
 }

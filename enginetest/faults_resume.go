@@ -91,3 +91,18 @@ func closeConn(w http.ResponseWriter) {
 	}
 	_ = conn.Close()
 }
+
+// CutBeforeEnd sends the real answer's status and headers (announcing the
+// whole body) and all of its body but the last k bytes, then closes the
+// connection: a registry that never delivers the end of a blob, however
+// it is asked (a ranged request for the last k bytes gets none of them).
+func CutBeforeEnd(match RequestMatcher, times int, k int64) RegistryOption {
+	return Intercept(match, times, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		rec := record(next, r)
+		writeHead(w, rec)
+		body := rec.Body.Bytes()
+		_, _ = w.Write(body[:max(int64(len(body))-k, 0)])
+		_ = http.NewResponseController(w).Flush()
+		closeConn(w)
+	})
+}

@@ -96,7 +96,7 @@ func Clean(s string, limit int) string {
 //   - the small errors of its tree that callers match with errors.Is and
 //     errors.As, or that say whether a registry refused access: sentinel
 //     values, system call errors, registry error codes (with their message
-//     cut and their detail dropped), containers/image's HTTP status errors,
+//     cut and their detail reduced to a mark of its presence), containers/image's HTTP status errors,
 //     signature policy rejections, and the leaves' text, cut.
 //
 // So the big text can be freed as soon as the engine has the error, and no
@@ -151,7 +151,7 @@ func keepable(e error) (error, bool) {
 	case errcode.ErrorCode:
 		return v, true
 	case errcode.Error:
-		return errcode.Error{Code: v.Code, Message: Truncate(v.Message, MaxErrorText)}, true
+		return errcode.Error{Code: v.Code, Message: Truncate(v.Message, MaxErrorText), Detail: detailMark(v.Detail)}, true
 	case docker.UnexpectedHTTPStatusError, *docker.UnexpectedHTTPStatusError:
 		return v, true
 	case docker.ErrUnauthorizedForCredentials:
@@ -176,6 +176,17 @@ func keepable(e error) (error, bool) {
 		return textError(Clean(errorText(e), MaxErrorText)), true
 	}
 	return nil, false
+}
+
+// detailMark stands for a registry error's detail (any JSON, of any size)
+// where only whether it was there is kept: nil for none, else an empty
+// struct. A DENIED code with a detail came from the registry's body, not
+// from containers/image's reading of a 401 challenge (see New).
+func detailMark(detail any) any {
+	if detail == nil {
+		return nil
+	}
+	return struct{}{}
 }
 
 // textError is the cut text of a leaf error dropped by Bound.

@@ -35,8 +35,10 @@ func ExampleHTTPStatus() {
 
 func ExampleNew() {
 	// Docker Hub answers an anonymous pull of a missing (or private)
-	// repository with 401 insufficient_scope, which c/image reports as DENIED.
-	denied := fmt.Errorf("reading manifest latest in docker.io/library/nosuch: %w", errcode.ErrorCodeDenied)
+	// repository with 401 insufficient_scope, which c/image reports as a
+	// DENIED of its own making: the default message and no detail.
+	msg := errcode.ErrorCodeDenied.Message()
+	denied := fmt.Errorf("reading manifest latest in docker.io/library/nosuch: %s%.0w", msg, errcode.Error{Code: errcode.ErrorCodeDenied, Message: msg})
 	err := pullerrors.New("nosuch", nil, pullerrors.CandidateError{
 		Name: "docker.io/library/nosuch:latest",
 		Err:  denied,
@@ -46,7 +48,7 @@ func ExampleNew() {
 	fmt.Println(errors.Is(err, pullerrors.ErrUnauthorized))
 	// Output:
 	// unauthorized true 401
-	// pulling nosuch (docker.io/library/nosuch:latest): repository does not exist or requires authentication: reading manifest latest in docker.io/library/nosuch: denied
+	// pulling nosuch (docker.io/library/nosuch:latest): repository does not exist or requires authentication: reading manifest latest in docker.io/library/nosuch: requested access to the resource is denied
 	// true
 }
 

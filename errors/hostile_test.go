@@ -123,8 +123,9 @@ func TestBound(t *testing.T) {
 }
 
 // A refusal keeps the registry's status: an explicit 403 DENIED is Denied
-// (403) with the MaybeNotFound hint; the DENIED containers/image makes of a
-// 401 insufficient_scope challenge stays Unauthorized (401).
+// (403) with the MaybeNotFound hint, whatever its message; the DENIED
+// containers/image makes of a 401 insufficient_scope challenge (default
+// message, no detail) stays Unauthorized (401).
 func TestForbiddenKeepsItsStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -136,6 +137,14 @@ func TestForbiddenKeepsItsStatus(t *testing.T) {
 		{"bare 403 status", docker.UnexpectedHTTPStatusError{StatusCode: 403}, Denied, 403},
 		{"401 insufficient_scope (default message)", fmt.Errorf("%s%.0w", errcode.ErrorCodeDenied.Message(), errcode.Error{Code: errcode.ErrorCodeDenied, Message: errcode.ErrorCodeDenied.Message()}), Unauthorized, 401},
 		{"401 UNAUTHORIZED", errcode.ErrorCodeUnauthorized.WithMessage("authentication required"), Unauthorized, 401},
+		// issue 22, 15: a body's DENIED with the default message is decoded
+		// as a bare code; quay's has a detail. Both are the registry's 403.
+		{"403 DENIED, default message (a bare code)", errcode.ErrorCodeDenied, Denied, 403},
+		{"403 DENIED, default message, quay's detail", fmt.Errorf("%s%.0w", errcode.ErrorCodeDenied.Message(),
+			errcode.Error{Code: errcode.ErrorCodeDenied, Message: errcode.ErrorCodeDenied.Message(), Detail: map[string]any{}}), Denied, 403},
+		{"403 DENIED, quay's detail, its text over MaxErrorText (Bound)", fmt.Errorf("%s: %w", strings.Repeat("x", 2*MaxErrorText),
+			errcode.Error{Code: errcode.ErrorCodeDenied, Message: errcode.ErrorCodeDenied.Message(), Detail: map[string]any{"big": strings.Repeat("d", 1<<20)}}), Denied, 403},
+		{"401 insufficient_scope, its text over MaxErrorText (Bound)", fmt.Errorf("%s: %w", strings.Repeat("x", 2*MaxErrorText), errDenied()), Unauthorized, 401},
 	} {
 		pe := New("r.example/x", fmt.Errorf("reading manifest: %w", tc.err))
 		if pe.Kind != tc.kind || HTTPStatus(pe) != tc.status || !pe.MaybeNotFound ||

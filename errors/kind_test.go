@@ -3,12 +3,20 @@ package pullerrors
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/docker/distribution/registry/api/errcode"
 )
 
-func errDenied() error { return errcode.ErrorCodeDenied }
+// errDenied is Docker Hub's refusal of an anonymous pull of a missing or
+// private repository as containers/image reports it: the DENIED it builds
+// from the 401's insufficient_scope challenge, with the default message, no
+// detail, reworded (registryHTTPResponseToError).
+func errDenied() error {
+	msg := errcode.ErrorCodeDenied.Message()
+	return fmt.Errorf("%s%.0w", msg, errcode.Error{Code: errcode.ErrorCodeDenied, Message: msg})
+}
 
 // The String forms are API: they never change.
 func TestKindStrings(t *testing.T) {

@@ -114,11 +114,11 @@ func (c CandidateError) MarshalJSON() ([]byte, error) {
 //
 // A refusal by a registry (UNAUTHORIZED or DENIED error codes, a 401 or 403
 // status) on a candidate that was not Authenticated sets MaybeNotFound. Its
-// kind follows the registry's status: an explicit 403 (a DENIED code with the
-// registry's own message, a bare 403 status) stays Denied; a 401, and the
-// DENIED that containers/image makes of a 401 insufficient_scope challenge
-// (Docker Hub's answer for a missing or private repository), is
-// Unauthorized. The engine must set CandidateError.Authenticated for each
+// kind follows the registry's status: an explicit 403 (a DENIED code from the
+// registry's body, whatever its message, a bare 403 status) stays Denied; a
+// 401, and the DENIED that containers/image makes of a 401 insufficient_scope
+// challenge (Docker Hub's answer for a missing or private repository: the
+// default message, no detail), is Unauthorized. The engine must set CandidateError.Authenticated for each
 // candidate to whether it sent credentials to that registry (pull options, or
 // config.GetCredentials for the registry found an entry), or call
 // WithAuthenticated when it knows only "credentials were given" for the pull
@@ -208,17 +208,27 @@ func refine(k Kind, err error, authenticated bool) (Kind, bool) {
 }
 
 // explicitForbidden reports whether a refusal is the registry's own 403: a
-// 403 status, or a DENIED error code with a message of the registry's own.
-// containers/image turns a 401 with an insufficient_scope challenge into a
-// DENIED code with the code's default message ("requested access to the
-// resource is denied") and nothing else; that one is a 401. (A 403 DENIED
-// body with exactly the default message cannot be told from it, and counts
-// as a 401 too.)
+// 403 status, or a DENIED error code read from the registry's body.
+//
+// containers/image turns a 401 with an insufficient_scope challenge
+// (Docker Hub's answer for a missing or private repository) into an
+// errcode.Error{DENIED} it builds itself: the challenge's error_description
+// or the code's default message, and never a detail; of the body's errors
+// (UNAUTHORIZED) it keeps only that first one. A DENIED from a body is
+// either a bare errcode.ErrorCode (errcode.Errors' decoding makes one of an
+// error with no detail and the default or no message) or an errcode.Error
+// with a detail (quay writes "detail":{} on every error) or a message of
+// the registry's own. So a DENIED errcode.Error with no detail and the
+// default message is the 401 challenge; every other DENIED is a 403. (A
+// challenge with an error_description cannot be told from a body's DENIED
+// with its own message and no detail, and counts as a 403.)
 func explicitForbidden(err error) bool {
 	return walk(err, func(e error) bool {
 		switch v := e.(type) {
+		case errcode.ErrorCode:
+			return v == errcode.ErrorCodeDenied
 		case errcode.Error:
-			return v.Code == errcode.ErrorCodeDenied && v.Message != "" && v.Message != v.Code.Message()
+			return v.Code == errcode.ErrorCodeDenied && (v.Detail != nil || (v.Message != "" && v.Message != v.Code.Message()))
 		case docker.UnexpectedHTTPStatusError:
 			return v.StatusCode == 403
 		case *docker.UnexpectedHTTPStatusError:

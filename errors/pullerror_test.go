@@ -156,7 +156,7 @@ func TestNewKindOfCandidates(t *testing.T) {
 }
 
 func TestWithAuthenticated(t *testing.T) {
-	denied := fmt.Errorf("reading manifest: %w", errcode.ErrorCodeDenied)
+	denied := fmt.Errorf("reading manifest: %w", errDenied())
 	pe := New("docker.io/x/y", denied)
 	if raw := Classify(denied); raw != Denied {
 		t.Fatalf("raw kind %s", raw)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
-	"strings"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
 )
@@ -37,10 +36,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// message is err's text on one line, without credentials, its long words
-// (echoed input) clipped.
+// message is err's text as pullerrors cleans the engine's own messages:
+// on one line, without credentials, the control, C1 and bidi characters of
+// a registry's words escaped (pullerrors.Clean), cut at
+// pullerrors.MaxMessage; its long words (echoed input) clipped. The root
+// cause is an inner error, which PullError's cleaning never touched.
 func message(err error) string {
-	return clipWords(oneLine(pullerrors.Redact(err.Error())))
+	return clipWords(pullerrors.Clean(err.Error(), pullerrors.MaxMessage))
 }
 
 // rootCause is the text of the innermost error of err's chain, as libpod's
@@ -98,15 +100,6 @@ func isSentinel(err error) bool {
 		}
 	}
 	return false
-}
-
-// oneLine joins the lines of s with "; ".
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
-	}
-	fields := strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' })
-	return strings.Join(fields, "; ")
 }
 
 // badRequest is an invalid parameter of a request: answered 400 before any

@@ -59,6 +59,9 @@ const (
 	// It follows the config's BlobDone.
 	ConfigWritten
 	// ManifestWritten: the image's manifest has been written to the store.
+	// Message names the path that stored the image: "fast" (the engine's
+	// single-pass layer staging) or "copy" (containers/image's
+	// copy.Image); engine.Transfer.Path sums it up.
 	ManifestWritten
 	// Warning: something the user should know that does not fail the pull
 	// (for instance, a platform mismatch); the text is in Message.

@@ -26,6 +26,9 @@ func (d *decryptionKeys) String() string {
 	var paths []string
 	for _, spec := range *d {
 		path, _, _ := strings.Cut(spec, ":")
+		if form := passphrasePrefix(path); form != "" {
+			path = form + "..." // a passphrase given without its key file
+		}
 		paths = append(paths, path)
 	}
 	return strings.Join(paths, ",")
@@ -66,6 +69,10 @@ func parseDecryptionKey(spec string) (engine.DecryptionKey, error) {
 		return engine.DecryptionKey{}, errors.New("--decryption-key: the key file is missing (want KEY[:PASSPHRASE])")
 	case path == "provider":
 		return engine.DecryptionKey{}, errors.New("--decryption-key: key providers (provider:...) are not supported")
+	case passphrasePrefix(path) != "":
+		// "pass=SECRET" alone: a passphrase where the key file goes.
+		form := passphrasePrefix(path)
+		return engine.DecryptionKey{}, fmt.Errorf("--decryption-key: the key file is missing: %s... is the PASSPHRASE part (want KEY[:PASSPHRASE], e.g. key.pem:%s...)", form, form)
 	case hasPass && pass == "":
 		return engine.DecryptionKey{}, fmt.Errorf("--decryption-key %s: the passphrase after ':' is empty", path)
 	}
@@ -85,4 +92,15 @@ func parseDecryptionKey(spec string) (engine.DecryptionKey, error) {
 		k.Passphrase = pass
 	}
 	return k, nil
+}
+
+// passphrasePrefix returns the passphrase form ("pass=", "file=", "fd=")
+// s starts with, or "".
+func passphrasePrefix(s string) string {
+	for _, form := range []string{"pass=", "file=", "fd="} {
+		if strings.HasPrefix(s, form) {
+			return form
+		}
+	}
+	return ""
 }

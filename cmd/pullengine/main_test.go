@@ -22,6 +22,10 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
+	if ref := os.Getenv(bareSourceEnv); ref != "" {
+		openBareSource(ref) // errors_test.go
+		return
+	}
 	enginetest.Main(m)
 }
 

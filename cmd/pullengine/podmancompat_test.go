@@ -80,6 +80,31 @@ func TestCLIDecryptionKey(t *testing.T) {
 	}
 }
 
+// --decryption-key pass=SECRET (the key file left out) is refused as an
+// argument error that says the key file is missing, and SECRET shows in no
+// output mode (issue 22, 11).
+func TestCLIDecryptionKeyPassphraseOnly(t *testing.T) {
+	reg := enginetest.NewRegistry(t)
+	reg.Push(t, "team/app:v1", enginetest.Files{"a": "1"})
+	name := reg.Host + "/team/app:v1"
+	const secret = "S3CRET-passphrase-cli-7f2e"
+	args := pullArgs(t, reg)
+	for _, spec := range []string{"pass=" + secret, "pass=" + secret + ":x", "file=" + secret} {
+		for _, mode := range [][]string{nil, {"--json"}, {"--result"}, {"--quiet"}, {"--debug"}} {
+			code, out, errOut := runCLI(t, append(append(append([]string{}, args...), mode...), "--decryption-key", spec, name)...)
+			if strings.Contains(out+errOut, secret) {
+				t.Errorf("%q %v: the passphrase shows: stdout %q, stderr %q", spec, mode, out, errOut)
+			}
+			if code != 2 || !strings.Contains(errOut, "the key file is missing") || !strings.Contains(errOut, "is the PASSPHRASE part") {
+				t.Errorf("%q %v: exit %d, stderr %q; want 2, saying the key file is missing", spec, mode, code, errOut)
+			}
+			if n := reg.Requests.Total(); n != 0 {
+				t.Errorf("%q %v: %d registry requests", spec, mode, n)
+			}
+		}
+	}
+}
+
 // --result spells platforms as OCI does and the duration in nanoseconds.
 func TestCLIResultJSON(t *testing.T) {
 	reg := enginetest.NewRegistry(t)

@@ -41,7 +41,7 @@ var errUsage = errors.New("usage")
 type pullFlags struct {
 	storeFlags
 	policy, pull, platform, arch, os, variant string
-	authfile, certDir, creds, sigPolicy       string
+	certDir, creds                            string
 	tlsVerify                                 bool
 	retry                                     uint
 	retryDelay                                string
@@ -64,12 +64,10 @@ func newPullFlagSet(f *pullFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.os, "os", "", "operating system to pull from a manifest list (instead of the host's)")
 	fs.StringVar(&f.variant, "variant", "", "architecture variant to pull from a manifest list")
 	fs.BoolVarP(&f.allTags, "all-tags", "a", false, "pull every tag of the repository")
-	f.storeFlags.registerPflag(fs)
-	fs.StringVar(&f.authfile, "authfile", "", "auth file (default: $REGISTRY_AUTH_FILE, else containers-auth.json's defaults)")
+	f.storeFlags.register(fs)
 	fs.StringVar(&f.certDir, "cert-dir", "", "directory of certificates for the registry")
 	fs.StringVar(&f.creds, "creds", "", "registry credentials USER[:PASSWORD]; without a password it is asked on the terminal")
 	fs.BoolVar(&f.tlsVerify, "tls-verify", false, "require HTTPS and verify certificates; --tls-verify=false turns both off (default: registries.conf, which verifies unless the registry is marked insecure)")
-	fs.StringVar(&f.sigPolicy, "signature-policy", "", "policy.json to use instead of the host's")
 	fs.Var(&f.decryptionKeys, "decryption-key", decryptionKeyUsage) // decrypt.go
 	fs.UintVar(&f.retry, "retry", 0, "retries of a transient failure (default: containers.conf retry, else 3)")
 	fs.StringVar(&f.retryDelay, "retry-delay", "", "fixed delay between retries, e.g. 2s (default: containers.conf retry_delay, else 1s doubling)")
@@ -321,7 +319,6 @@ func credentials(creds string, stderr io.Writer) (user, password string, err err
 
 func (f *pullFlags) pullEngineOptions(stderr io.Writer) engine.Options {
 	o := f.storeFlags.engineOptions()
-	o.SignaturePolicyPath = f.sigPolicy
 	if f.debug {
 		o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -167,6 +167,10 @@ func TestServe(t *testing.T) {
 	if err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("socket %v, %v: want a socket with mode 0600", fi, err)
 	}
+	// The socket was linked into place from a temporary name, gone now.
+	if entries, err := os.ReadDir(filepath.Dir(s.socket)); err != nil || len(entries) != 1 {
+		t.Errorf("the socket's directory holds %v (%v); want the socket only", entries, err)
+	}
 	resp, err := s.client.Get("http://d/v5.8.0/libpod/_ping")
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,9 @@ type stringList []string
 
 func (l *stringList) String() string { return strings.Join(*l, ",") }
 
+// Type names the value in the usage.
+func (l *stringList) Type() string { return "string" }
+
 // Set appends one value.
 func (l *stringList) Set(v string) error {
 	if v == "" {
@@ -48,7 +51,7 @@ func (f *serveFlags) handlerOptions(logger *slog.Logger) httpapi.Options {
 		MaxTags:            f.maxTags,
 		AllowedPaths:       f.allowPaths,
 		AllowedStores:      f.allowStores,
-		HostCheck:          f.listen != "",
+		HostCheck:          f.listen != "" || f.tcp,
 		AllowedHosts:       f.allowHosts,
 	}
 }

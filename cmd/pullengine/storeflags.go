@@ -1,48 +1,38 @@
 package main
 
 import (
-	"flag"
-
 	"github.com/pullengine/pullengine/engine"
 	"github.com/spf13/pflag"
 )
 
-// storeFlags are the flags every subcommand shares: where the store is and
-// which registries.conf applies. Unset flags leave storage.conf's values,
-// as in podman.
+// storeFlags are the flags pull and serve share: where the store is,
+// which registries.conf and policy.json apply, which auth file. Unset
+// flags leave storage.conf's (and the host's) values, as in podman.
 type storeFlags struct {
 	root, runroot, driver, registriesConf string
-	// storageOpts is --storage-opt (pull only); nil when not given.
+	// storageOpts is --storage-opt; nil when not given.
 	storageOpts []string
+	sigPolicy   string
+	authfile    string
 }
 
-const (
-	rootUsage    = "store root directory (default: storage.conf's graphroot)"
-	runrootUsage = "store run directory (default: storage.conf's runroot, also with --root, as podman)"
-	driverUsage  = "storage driver (default: storage.conf's, else the store's own); must match the drivers of a store that has images"
-	regConfUsage = "registries.conf to use instead of the host's"
-)
-
-// register adds the flags to a standard library flag set (serve).
-func (s *storeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.root, "root", "", rootUsage)
-	fs.StringVar(&s.runroot, "runroot", "", runrootUsage)
-	fs.StringVar(&s.driver, "storage-driver", "", driverUsage)
-	fs.StringVar(&s.registriesConf, "registries-conf", "", regConfUsage)
-}
-
-// registerPflag adds the flags, and --storage-opt, to a pflag set (pull).
-func (s *storeFlags) registerPflag(fs *pflag.FlagSet) {
-	fs.StringVar(&s.root, "root", "", rootUsage)
-	fs.StringVar(&s.runroot, "runroot", "", runrootUsage)
-	fs.StringVar(&s.driver, "storage-driver", "", driverUsage)
-	fs.StringVar(&s.registriesConf, "registries-conf", "", regConfUsage)
+// register adds the flags to a command's flag set: the one registration
+// of them.
+func (s *storeFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&s.root, "root", "", "store root directory (default: storage.conf's graphroot)")
+	fs.StringVar(&s.runroot, "runroot", "", "store run directory (default: storage.conf's runroot, also with --root, as podman)")
+	fs.StringVar(&s.driver, "storage-driver", "", "storage driver (default: storage.conf's, else the store's own); must match the drivers of a store that has images")
 	fs.StringArrayVar(&s.storageOpts, "storage-opt", nil, `storage driver option, repeatable (replaces storage.conf's; "" clears them)`)
+	fs.StringVar(&s.registriesConf, "registries-conf", "", "registries.conf to use instead of the host's")
+	fs.StringVar(&s.sigPolicy, "signature-policy", "", "policy.json to use instead of the host's")
+	fs.StringVar(&s.authfile, "authfile", "", "auth file (default: $REGISTRY_AUTH_FILE, else containers-auth.json's defaults); serve uses it for requests that bring no credentials")
 }
 
-// engineOptions returns the engine.Options the flags describe.
+// engineOptions returns the engine.Options the flags describe; the auth
+// file is left to the command (pull gives it per pull, serve per engine).
 func (s *storeFlags) engineOptions() engine.Options {
-	o := engine.Options{RootDir: s.root, RunDir: s.runroot, GraphDriver: s.driver, RegistriesConfPath: s.registriesConf}
+	o := engine.Options{RootDir: s.root, RunDir: s.runroot, GraphDriver: s.driver,
+		RegistriesConfPath: s.registriesConf, SignaturePolicyPath: s.sigPolicy}
 	if s.storageOpts != nil {
 		o.GraphDriverOptions = []string{}
 		for _, opt := range s.storageOpts {

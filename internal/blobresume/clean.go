@@ -2,7 +2,6 @@ package blobresume
 
 import (
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -21,15 +20,10 @@ func (s *Store) Clean(maxAge time.Duration, maxBytes int64) int64 {
 		size int64
 	}
 	var entries []entry
-	names, _ := filepath.Glob(filepath.Join(s.dir, "*.lock"))
-	for _, name := range names {
-		d := digest.NewDigestFromEncoded(digest.SHA256, strings.TrimSuffix(filepath.Base(name), ".lock"))
-		if d.Validate() != nil {
-			continue
-		}
+	for _, d := range s.partials() {
 		mod, size, ok := modTime(s.path(d, ".data"))
 		if !ok {
-			mod, _, _ = modTime(name)
+			mod, _, _ = modTime(s.path(d, ".lock"))
 		}
 		entries = append(entries, entry{d, mod, size})
 	}
@@ -52,6 +46,30 @@ func (s *Store) Clean(maxAge time.Duration, maxBytes int64) int64 {
 		}
 	}
 	return freed
+}
+
+// partials lists the digests that have files in the store: a lock, data
+// or a state (a partial whose lock file is gone is found too).
+func (s *Store) partials() []digest.Digest {
+	seen := map[digest.Digest]bool{}
+	var out []digest.Digest
+	entries, _ := os.ReadDir(s.dir)
+	for _, de := range entries {
+		name := de.Name()
+		for _, ext := range []string{".lock", ".data", ".state", ".state.tmp"} {
+			hex, ok := strings.CutSuffix(name, ext)
+			if !ok {
+				continue
+			}
+			d := digest.NewDigestFromEncoded(digest.SHA256, hex)
+			if d.Validate() == nil && !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+			break
+		}
+	}
+	return out
 }
 
 // removeIdle removes the files of partial d if nobody holds it. The lock

@@ -43,6 +43,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -59,6 +60,11 @@ type Store struct {
 	// SyncEvery is how many bytes may arrive between two fsyncs of the
 	// data (what a power loss can lose). Zero: DefaultSyncEvery.
 	SyncEvery int64
+	// MaxBytes and MaxAge bound the partials kept, as Clean does, every
+	// time a new partial starts and every time one is kept (the oldest go
+	// first; partials in use stay). Zero: no bound.
+	MaxBytes int64
+	MaxAge   time.Duration
 }
 
 // Defaults of Store.SaveEvery and Store.SyncEvery.
@@ -130,7 +136,17 @@ func (s *Store) Open(d digest.Digest, size int64) (*Partial, error) {
 		unlock(lock)
 		return nil, err
 	}
+	if p.off == 0 {
+		s.enforce() // a new partial: make room for it within the bounds
+	}
 	return p, nil
+}
+
+// enforce applies MaxBytes and MaxAge.
+func (s *Store) enforce() {
+	if s.MaxBytes > 0 || s.MaxAge > 0 {
+		s.Clean(s.MaxAge, s.MaxBytes)
+	}
 }
 
 // OpenWait is Open that waits up to wait for a busy partial to be
@@ -320,20 +336,51 @@ func (p *Partial) save() error {
 	return nil
 }
 
+// ErrCannotGrow is returned by Close when it discarded the partial instead
+// of keeping it: the file system has no room for the rest of the blob, so
+// a kept partial would only take the room a next pull needs.
+var ErrCannotGrow = errors.New("no room left for the rest of the blob: the partial is not kept")
+
 // Close saves the state and the data (fsync) for a later attempt and
-// releases the partial.
+// releases the partial; then the Store's bounds are applied. A partial
+// that cannot grow to its size (the file system lacks the room) or whose
+// data cannot be saved is discarded.
 func (p *Partial) Close() error {
 	err := p.data.Sync()
 	if err == nil && p.off > p.saved {
 		err = p.save()
 	}
+	if err == nil && !p.canGrow() {
+		err = ErrCannotGrow
+	}
+	if err != nil {
+		p.Discard()
+		return err
+	}
 	p.release()
-	return err
+	p.s.enforce()
+	return nil
 }
 
-// Discard removes the partial's bytes and state and releases it.
+// canGrow reports whether the file system of the store has room for the
+// bytes the partial still lacks.
+func (p *Partial) canGrow() bool {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(p.s.dir, &st); err != nil {
+		return true // cannot tell: keep it
+	}
+	return int64(st.Bavail)*int64(st.Bsize) >= p.size-p.off
+}
+
+// Discard removes the partial's files, its lock file included, and
+// releases it.
 func (p *Partial) Discard() {
 	p.remove()
+	if p.lock != nil {
+		// Removed while locked: a process waiting on it finds the path
+		// gone after locking and starts over (see lockFile).
+		_ = os.Remove(p.s.path(p.d, ".lock"))
+	}
 	p.release()
 }
 
@@ -358,6 +405,7 @@ func (p *Partial) Complete() error {
 
 func (p *Partial) remove() {
 	_ = os.Remove(p.s.path(p.d, ".state"))
+	_ = os.Remove(p.s.path(p.d, ".state.tmp"))
 	_ = os.Remove(p.s.path(p.d, ".data"))
 	p.off, p.saved, p.synced, p.hashed = 0, 0, 0, false
 }

@@ -8,7 +8,10 @@
 // tokens), the user agent, and plain HTTP only for a registry whose TLS
 // verification is off. Everything a registry sends it reads bounded.
 //
-// It does not follow mirrors: it talks to the reference's own registry.
+// Endpoints are resolved as containers/image resolves a pull (sources.go):
+// registries.conf location rewrites and mirrors, each endpoint with its
+// own TLS settings and credentials; a prefix a location rewrites away is
+// never contacted.
 package registryclient
 
 import (
@@ -40,24 +43,46 @@ const MaxAuxBody = 1 << 20
 // concurrent use.
 type Client struct {
 	http     *http.Client
+	host     string // the registry's name (docker.io, not registry-1.docker.io)
 	endpoint string // host[:port] the requests go to
 	insecure bool   // TLS verification off: plain HTTP after HTTPS fails
 	repo     reference.Named
 	creds    types.DockerAuthConfig
 	agent    string
+	ns       string // registries.conf namespace-proxy: the "ns" query parameter
 
 	mu     sync.Mutex
 	scheme string // "https", or "http" once HTTPS failed on an insecure registry
 	auth   string // the Authorization header that worked last
 }
 
-// New prepares a client for the registry of repo (a name; a tag or digest
-// is ignored). A registry blocked in registries.conf is refused.
+// New prepares the client for the location containers/image pulls repo
+// from (a name; a tag or digest is ignored): its registry, or the location
+// a registries.conf entry rewrites it to. Mirrors are not used: this is
+// where tag lists go. A registry blocked in registries.conf is refused.
 func New(sys *types.SystemContext, repo reference.Named) (*Client, error) {
+	srcs, err := PullSources(sys, reference.TrimNamed(repo))
+	if err != nil {
+		return nil, err
+	}
+	loc := srcs[len(srcs)-1]
+	return NewForSource(sys, repo, loc)
+}
+
+// NewForSource prepares a client for one pull source of the name logical,
+// configured as containers/image configures the client of that source
+// (docker/docker_image_src.go newImageSourceAttempt): certs.d and
+// registries.conf's blocked flag of the source's own host and name, its
+// endpoint's insecure flag (SystemContext.DockerInsecureSkipTLSVerify
+// overriding it), the proxy, and the credentials of the source's name;
+// credentials given in the SystemContext go only to the logical name's
+// registry, never to a mirror on another host.
+func NewForSource(sys *types.SystemContext, logical reference.Named, src Source) (*Client, error) {
 	if sys == nil {
 		sys = &types.SystemContext{}
 	}
-	host := reference.Domain(repo)
+	physical := src.Ref
+	host := reference.Domain(physical)
 	endpoint := host
 	if host == "docker.io" {
 		endpoint = "registry-1.docker.io"
@@ -66,22 +91,26 @@ func New(sys *types.SystemContext, repo reference.Named) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := sysregistriesv2.FindRegistry(sys, repo.Name())
+	reg, err := sysregistriesv2.FindRegistry(sys, physical.Name())
 	if err != nil {
 		return nil, fmt.Errorf("loading registries: %w", err)
 	}
-	if reg != nil {
-		if reg.Blocked {
-			return nil, fmt.Errorf("registry %s is blocked in one of %s", reg.Prefix, sysregistriesv2.ConfigurationSourceDescription(sys))
-		}
-		tlsc.InsecureSkipVerify = reg.Insecure
+	if reg != nil && reg.Blocked {
+		return nil, fmt.Errorf("registry %s is blocked in one of %s", reg.Prefix, sysregistriesv2.ConfigurationSourceDescription(sys))
 	}
+	tlsc.InsecureSkipVerify = src.Insecure
 	if sys.DockerInsecureSkipTLSVerify != types.OptionalBoolUndefined {
 		tlsc.InsecureSkipVerify = sys.DockerInsecureSkipTLSVerify == types.OptionalBoolTrue
 	}
-	creds, err := config.GetCredentialsForRef(sys, repo)
+	credSys := sys
+	if sys.DockerAuthConfig != nil && host != reference.Domain(logical) {
+		c := *sys
+		c.DockerAuthConfig, c.DockerBearerRegistryToken = nil, ""
+		credSys = &c
+	}
+	creds, err := config.GetCredentialsForRef(credSys, physical)
 	if err != nil {
-		return nil, fmt.Errorf("reading credentials for %s: %w", repo.Name(), err)
+		return nil, fmt.Errorf("reading credentials for %s: %w", physical.Name(), err)
 	}
 	tr := tlsclientconfig.NewTransport()
 	tr.TLSClientConfig = tlsc
@@ -93,11 +122,13 @@ func New(sys *types.SystemContext, repo reference.Named) (*Client, error) {
 	}
 	return &Client{
 		http:     &http.Client{Transport: tr},
+		host:     host,
 		endpoint: endpoint,
 		insecure: tlsc.InsecureSkipVerify,
-		repo:     reference.TrimNamed(repo),
+		repo:     reference.TrimNamed(physical),
 		creds:    creds,
 		agent:    sys.DockerRegistryUserAgent,
+		ns:       src.NamespaceProxy,
 		scheme:   "https",
 	}, nil
 }
@@ -137,6 +168,16 @@ func certDir(sys *types.SystemContext, host string) string {
 
 // Repository is the repository's path in the registry ("library/alpine").
 func (c *Client) Repository() string { return reference.Path(c.repo) }
+
+// Host is the registry the client talks to, as named in references
+// ("docker.io", "quay.io", "mirror.example:5000").
+func (c *Client) Host() string { return c.host }
+
+// Authenticated reports whether the client has credentials for its
+// registry (from the options, an auth file or a credential helper).
+func (c *Client) Authenticated() bool {
+	return c.creds.Username != "" || c.creds.Password != "" || c.creds.IdentityToken != ""
+}
 
 // CloseIdleConnections closes the client's idle connections.
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
@@ -195,7 +236,16 @@ func (c *Client) do(ctx context.Context, scheme, path string, header http.Header
 		// the credentials would go there.
 		return nil, pullerrors.Errorf(pullerrors.Integrity, "request path %q does not start with /", pullerrors.Truncate(path, 100))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+c.endpoint+path, nil)
+	u, err := url.Parse(scheme + "://" + c.endpoint + path)
+	if err != nil {
+		return nil, err
+	}
+	if c.ns != "" {
+		q := u.Query()
+		q.Set("ns", c.ns)
+		u.RawQuery = q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -33,8 +33,14 @@ func ResponseError(res *http.Response) error {
 	var errs errcode.Errors
 	if json.Unmarshal(body, &errs) == nil && len(errs) > 0 {
 		if e, ok := errs[0].(errcode.Error); ok {
-			// The registry's text, bounded; its detail (any JSON) dropped.
-			return errcode.Error{Code: e.Code, Message: pullerrors.Truncate(e.Message, 256)}
+			// The registry's text, bounded; of its detail (any JSON) only
+			// whether it was there, which tells a body's DENIED from a
+			// challenge's (pullerrors.New).
+			var detail any
+			if e.Detail != nil {
+				detail = struct{}{}
+			}
+			return errcode.Error{Code: e.Code, Message: pullerrors.Truncate(e.Message, 256), Detail: detail}
 		}
 		return errs[0]
 	}

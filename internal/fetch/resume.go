@@ -1,33 +1,31 @@
-package engine
+package fetch
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/internal/blobresume"
 	"github.com/pullengine/pullengine/progress"
-	"go.podman.io/image/v5/types"
 )
 
-// resumingBlob is the stream of a resumable registry blob, from its first
-// byte: first the bytes an earlier attempt kept (replayed from disk, never
+// resumingBlob is the stream of a resumable blob, from its first byte:
+// first the bytes an earlier attempt kept (replayed from disk, never
 // re-hashed), then the network. Every network byte is appended to the
 // partial before it is handed on. A broken or stalled connection is
-// replaced by a ranged request for the rest, up to maxReconnects times in
-// a row without progress. The last byte completes the partial: its digest
+// replaced by a ranged request for the rest, up to MaxReconnects times in
+// a row without progress (see the package doc's progress rule). The last byte completes the partial: its digest
 // is checked and its files removed.
 type resumingBlob struct {
-	ctx   context.Context
-	src   *wrappedSource
-	info  types.BlobInfo
-	cache types.BlobInfoCache
-	p     *blobresume.Partial
+	ctx  context.Context
+	blob Blob
+	cfg  Config
+	p    *blobresume.Partial
 
 	replay io.Reader // the kept prefix
 	left   int64     // prefix bytes not replayed yet
@@ -42,19 +40,20 @@ type resumingBlob struct {
 	short     io.ReadCloser // the body of a blob shorter than declared
 	shortSize int64
 
-	connected bool // a connection was made for this blob
-	fails     int  // connections in a row that brought no byte
+	connected bool  // a connection was made for this blob
+	fresh     int64 // new bytes (kept, not discarded) of the current connection
+	fails     int   // connections in a row that made no progress
+	pending   error // the end of a connection whose last bytes were handed on
 	err       error
 }
 
 // resumable opens the stream of a blob whose partial p is locked.
-func (s *wrappedSource) resumable(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache, p *blobresume.Partial) (io.ReadCloser, int64, error) {
-	b := &resumingBlob{ctx: ctx, src: s, info: info, cache: cache, p: p,
-		replay: p.Prefix(), left: p.Offset()}
+func resumable(ctx context.Context, blob Blob, cfg Config, p *blobresume.Partial) (io.ReadCloser, int64, error) {
+	b := &resumingBlob{ctx: ctx, blob: blob, cfg: cfg, p: p, replay: p.Prefix(), left: p.Offset()}
 	if p.Offset() > 0 {
-		s.ref.rep.Emit(progress.Event{Kind: progress.BlobResumed, Digest: info.Digest, Current: p.Offset(), Total: info.Size,
+		cfg.emit(progress.Event{Kind: progress.BlobResumed, Digest: blob.Digest, Current: p.Offset(), Total: blob.Size,
 			Message: fmt.Sprintf("resumed at %d bytes", p.Offset())})
-		s.ref.e.log.InfoContext(ctx, "resuming a blob", "digest", info.Digest, "offset", p.Offset(), "size", info.Size)
+		cfg.Log.InfoContext(ctx, "resuming a blob", "digest", blob.Digest, "offset", p.Offset(), "size", blob.Size)
 	}
 	// Connect now, before the prefix is replayed: the registry starts
 	// sending the rest at once, however large the prefix.
@@ -64,17 +63,17 @@ func (s *wrappedSource) resumable(ctx context.Context, info types.BlobInfo, cach
 			// resume against; the digest check decides.
 			p.Discard()
 			b.p = nil
-			return sized(b.short, info), b.shortSize, nil
+			return sized(b.short, blob, cfg.peer()), b.shortSize, nil
 		} else if err != nil {
 			return nil, 0, b.fail(err)
 		}
 	}
-	return b, info.Size, nil
+	return b, blob.Size, nil
 }
 
 // firstConnect opens the blob's first connection. A registry that does not
 // answer within the stall timeout is reconnected as a stalled body would
-// be; any other failure is returned for containers/image's retry to judge.
+// be; any other failure is returned for the caller's retry to judge.
 func (b *resumingBlob) firstConnect() error {
 	for {
 		err := b.connect()
@@ -111,9 +110,13 @@ func (b *resumingBlob) read(out []byte) (int, error) {
 		n, err := b.replay.Read(out)
 		b.left -= int64(n)
 		if err != nil && !(err == io.EOF && b.left == 0) {
-			return n, b.fail(pullerrors.Errorf(pullerrors.Storage, "reading the partial blob %s: %w", b.info.Digest, err))
+			return n, b.fail(pullerrors.Errorf(pullerrors.Storage, "reading the partial blob %s: %w", b.blob.Digest, err))
 		}
 		return n, nil
+	}
+	if err := b.pending; err != nil {
+		b.pending = nil
+		return 0, b.fail(err)
 	}
 	for {
 		if b.p.Offset() == b.p.Size() {
@@ -130,11 +133,14 @@ func (b *resumingBlob) read(out []byte) (int, error) {
 		n, err := b.readBody(out)
 		if err != nil {
 			if errors.Is(err, blobresume.ErrOversize) {
-				return 0, b.fail(oversizeError(b.info.Digest, "the registry sent more bytes than the declared size"))
+				return 0, b.fail(oversizeError(b.blob.Digest, "the registry sent more bytes than the declared size"))
 			}
 			b.dropBody()
-			err = b.stallError(err)
-			if n == 0 && !b.retryable(err) {
+			if err = b.stallError(err); !b.retryable(err) {
+				if n > 0 { // hand them on; the error comes with the next Read
+					b.pending = err
+					return n, nil
+				}
 				return 0, b.fail(err)
 			}
 		}
@@ -144,9 +150,11 @@ func (b *resumingBlob) read(out []byte) (int, error) {
 	}
 }
 
-// retryable counts a failed connection or read and says whether another
-// connection may be tried: not when the caller gave up, not after too many
-// in a row without progress.
+// retryable counts a connection that ended (or could not be made) and
+// says whether another may be tried: not when the caller gave up, not for
+// an error a new connection cannot cure, not after MaxReconnects
+// connections in a row without progress. A connection made progress when
+// it brought at least MinProgress new bytes.
 func (b *resumingBlob) retryable(err error) bool {
 	if b.ctx.Err() != nil {
 		return false
@@ -154,9 +162,13 @@ func (b *resumingBlob) retryable(err error) bool {
 	if !b.stalled.Load() && !pullerrors.Retryable(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return false
 	}
+	if b.fresh >= MinProgress {
+		b.fails = 0
+	}
+	b.fresh = 0
 	b.fails++
-	b.src.ref.e.log.DebugContext(b.ctx, "blob connection lost", "digest", b.info.Digest, "offset", b.p.Offset(), "stalled", b.stalled.Load(), "err", err)
-	if b.fails > maxReconnects {
+	b.cfg.Log.DebugContext(b.ctx, "blob connection lost", "digest", b.blob.Digest, "offset", b.p.Offset(), "stalled", b.stalled.Load(), "err", err)
+	if b.fails > MaxReconnects {
 		return false
 	}
 	b.stalled.Store(false)
@@ -177,7 +189,7 @@ func (b *resumingBlob) stallError(err error) error {
 	if !b.stalled.Load() || b.ctx.Err() != nil {
 		return err
 	}
-	return pullerrors.Errorf(pullerrors.Timeout, "blob %s: the registry sent nothing for %s", b.info.Digest, b.src.ref.e.resume.stall)
+	return pullerrors.Errorf(pullerrors.Timeout, "blob %s: the registry sent nothing for %s", b.blob.Digest, b.cfg.Stall)
 }
 
 // readBody reads the next network bytes into out (discarding a prefix the
@@ -191,19 +203,16 @@ func (b *resumingBlob) readBody(out []byte) (int, error) {
 		out = out[:want]
 	}
 	if b.dog != nil {
-		b.dog.Reset(b.src.ref.e.resume.stall)
+		b.dog.Reset(b.cfg.Stall)
 	}
 	n, err := b.body.Read(out)
 	if b.dog != nil {
 		b.dog.Stop()
 	}
-	if n > 0 {
-		b.fails = 0
-	}
 	if b.skip > 0 {
 		b.skip -= int64(n)
 		if b.skip == 0 {
-			b.src.ref.rep.Emit(progress.Event{Kind: progress.BlobReconnected, Digest: b.info.Digest, Current: b.skipAt, Total: b.info.Size,
+			b.cfg.emit(progress.Event{Kind: progress.BlobReconnected, Digest: b.blob.Digest, Current: b.skipAt, Total: b.blob.Size,
 				Discarded: b.skipAt, Message: fmt.Sprintf("the registry ignored the range: %d bytes fetched again and discarded", b.skipAt)})
 		}
 		return 0, noEOF(err, b.p.Offset() < b.p.Size())
@@ -213,8 +222,9 @@ func (b *resumingBlob) readBody(out []byte) (int, error) {
 			if errors.Is(werr, blobresume.ErrOversize) {
 				return 0, werr
 			}
-			return 0, pullerrors.Errorf(pullerrors.Storage, "keeping blob %s: %w", b.info.Digest, werr)
+			return 0, pullerrors.Errorf(pullerrors.Storage, "keeping blob %s: %w", b.blob.Digest, werr)
 		}
+		b.fresh += int64(n)
 	}
 	if b.p.Offset() == b.p.Size() {
 		if err == nil {
@@ -231,7 +241,7 @@ func (b *resumingBlob) readBody(out []byte) (int, error) {
 func (b *resumingBlob) checkEnd() error {
 	var one [1]byte
 	if b.dog != nil {
-		b.dog.Reset(b.src.ref.e.resume.stall)
+		b.dog.Reset(b.cfg.Stall)
 		defer b.dog.Stop()
 	}
 	if n, _ := io.ReadFull(b.body, one[:]); n > 0 {
@@ -248,65 +258,63 @@ func noEOF(err error, short bool) error {
 	return err
 }
 
-// connect opens the body of the rest of the blob: containers/image's GetBlob
-// for a blob that starts from zero, a ranged request otherwise. A request
-// the watchdog ended fails with stallError's Timeout.
+// connect opens the body of the rest of the blob through the Opener. A
+// request the watchdog ended fails with stallError's Timeout.
 func (b *resumingBlob) connect() error {
 	off := b.p.Offset()
 	ctx, cancel := context.WithCancel(b.ctx)
-	stall := b.src.ref.e.resume.stall
 	b.stalled.Store(false)
-	if stall > 0 { // a registry that never answers is a stall too
-		b.dog = time.AfterFunc(stall, func() { b.stalled.Store(true); cancel() })
+	if b.cfg.Stall > 0 { // a registry that never answers is a stall too
+		b.dog = time.AfterFunc(b.cfg.Stall, func() { b.stalled.Store(true); cancel() })
 	}
-	var body io.ReadCloser
-	var err error
-	if off == 0 {
-		body, err = b.whole(ctx, 0)
-	} else {
-		body, err = b.ranged(ctx, off)
-	}
+	body, err := b.blob.Open(ctx, off)
 	if b.dog != nil {
 		b.dog.Stop()
-	}
-	if errors.Is(err, errShortBody) {
-		b.short = cancelOnClose{b.short, cancel}
-		return err
 	}
 	if err != nil {
 		cancel()
 		return b.stallError(err)
 	}
+	if err := b.accept(body, off); err != nil {
+		if errors.Is(err, errShortBody) {
+			b.short, b.shortSize = cancelOnClose{body.ReadCloser, cancel}, body.Length
+			return err
+		}
+		_ = body.Close()
+		cancel()
+		return err
+	}
 	if b.connected && b.skip == 0 {
-		b.src.ref.rep.Emit(progress.Event{Kind: progress.BlobReconnected, Digest: b.info.Digest, Current: off, Total: b.info.Size,
+		b.cfg.emit(progress.Event{Kind: progress.BlobReconnected, Digest: b.blob.Digest, Current: off, Total: b.blob.Size,
 			Message: fmt.Sprintf("reconnected at %d bytes", off)})
 	}
 	b.connected = true
-	b.body, b.cancel = body, cancel
+	b.body, b.cancel = body.ReadCloser, cancel
 	return nil
 }
 
-// whole opens the blob from its first byte with containers/image (mirrors,
-// auth, TLS as for any pull), to discard the first skip bytes.
-func (b *resumingBlob) whole(ctx context.Context, skip int64) (io.ReadCloser, error) {
-	rc, size, err := b.src.ImageSource.GetBlob(ctx, b.info, b.cache)
-	if err != nil {
-		return nil, err
+// accept checks an Opener's answer for the bytes from off, and sets how
+// much of it to discard: nothing of a ranged answer, the first off bytes
+// of the whole blob.
+func (b *resumingBlob) accept(body *Body, off int64) error {
+	if off > 0 && body.Start == off {
+		b.skip = 0
+		return nil
 	}
-	if err := checkAnnouncedSize(b.info, size); err != nil {
-		rc.Close()
-		return nil, err
+	if body.Start != 0 {
+		return pullerrors.Errorf(pullerrors.Internal, "blob %s: asked for the bytes from %d, got them from %d", b.blob.Digest, off, body.Start)
 	}
-	if size >= 0 && size < b.info.Size {
-		if b.connected || skip > 0 {
-			rc.Close()
-			return nil, pullerrors.Errorf(pullerrors.Integrity, "blob %s: the registry now has %d bytes, declared %d", b.info.Digest, size, b.info.Size)
+	if err := checkAnnouncedSize(b.blob, body.Length, b.cfg.peer()); err != nil {
+		return err
+	}
+	if body.Length >= 0 && body.Length < b.blob.Size {
+		if b.connected || off > 0 {
+			return pullerrors.Errorf(pullerrors.Integrity, "blob %s: the registry now has %d bytes, declared %d", b.blob.Digest, body.Length, b.blob.Size)
 		}
-		b.short, b.shortSize = rc, size
-		return nil, errShortBody
+		return errShortBody
 	}
-	b.skip, b.skipAt = skip, skip
-	return rc, nil
+	b.skip, b.skipAt = off, off
+	return nil
 }
 
 // cancelOnClose ends a body's request context when the body is closed.
@@ -324,41 +332,6 @@ func (c cancelOnClose) Close() error {
 // errShortBody: the registry announced fewer bytes than declared on the
 // first connection; the body is in resumingBlob.short.
 var errShortBody = errors.New("blob shorter than declared")
-
-// ranged asks for the bytes from off with a closed range; a registry that
-// answers 200 is read from the start with the prefix discarded, and one
-// this client cannot talk to is read through containers/image the same way.
-func (b *resumingBlob) ranged(ctx context.Context, off int64) (io.ReadCloser, error) {
-	f, err := b.src.rangeFetcher()
-	if err != nil {
-		b.src.ref.e.log.DebugContext(ctx, "no ranged requests to this registry", "err", err)
-		return b.whole(ctx, off)
-	}
-	res, err := f.get(ctx, b.info.Digest, off, b.info.Size)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		b.src.ref.e.log.DebugContext(ctx, "ranged request failed", "digest", b.info.Digest, "err", err)
-		return b.whole(ctx, off)
-	}
-	switch res.StatusCode {
-	case http.StatusPartialContent:
-		if err := checkContentRange(res, off, b.info.Size); err != nil {
-			drain(res)
-			b.src.ref.e.log.DebugContext(ctx, "bad ranged answer", "digest", b.info.Digest, "err", err)
-			return b.whole(ctx, off)
-		}
-		b.skip = 0
-	default: // 200: the whole blob
-		if err := checkAnnouncedSize(b.info, res.ContentLength); err != nil {
-			drain(res)
-			return nil, err
-		}
-		b.skip, b.skipAt = off, off
-	}
-	return res.Body, nil
-}
 
 // dropBody closes the current connection.
 func (b *resumingBlob) dropBody() {
@@ -379,7 +352,7 @@ func (b *resumingBlob) finish() error {
 	p := b.p
 	b.p = nil
 	if err := p.Complete(); err != nil {
-		b.err = pullerrors.Errorf(pullerrors.Integrity, "blob %s does not match its digest: %w", b.info.Digest, err)
+		b.err = pullerrors.Errorf(pullerrors.Integrity, "blob %s does not match its digest: %w", b.blob.Digest, err)
 		b.discarded(p, b.err)
 		return b.err
 	}
@@ -388,15 +361,18 @@ func (b *resumingBlob) finish() error {
 }
 
 // discarded tells that the partial p, resumed, was found bad and removed:
-// a BlobResumed at 0 (the blob starts over), and the copy's error becomes
-// an Integrity one (retried: the next attempt fetches the blob whole).
+// a BlobResumed at 0 (the blob starts over), and Config.Discarded (the
+// consumer's error becomes an Integrity one, retried: the next attempt
+// fetches the blob whole).
 func (b *resumingBlob) discarded(p *blobresume.Partial, why error) {
 	if p.Resumed() == 0 {
 		return
 	}
-	b.src.ref.suspect.Store(true)
-	b.src.ref.e.log.WarnContext(b.ctx, "a partial download was bad and is discarded", "digest", b.info.Digest, "err", why)
-	b.src.ref.rep.Emit(progress.Event{Kind: progress.BlobResumed, Digest: b.info.Digest, Current: 0, Total: b.info.Size,
+	if b.cfg.Discarded != nil {
+		b.cfg.Discarded()
+	}
+	b.cfg.Log.WarnContext(b.ctx, "a partial download was bad and is discarded", "digest", b.blob.Digest, "err", why)
+	b.cfg.emit(progress.Event{Kind: progress.BlobResumed, Digest: b.blob.Digest, Current: 0, Total: b.blob.Size,
 		Message: "partial download discarded; starting over"})
 }
 
@@ -405,11 +381,16 @@ func (b *resumingBlob) discarded(p *blobresume.Partial, why error) {
 func (b *resumingBlob) fail(err error) error {
 	b.dropBody()
 	if b.p != nil {
-		if errors.Is(err, blobresume.ErrOversize) || pullerrors.Classify(err) == pullerrors.Integrity {
+		switch {
+		case errors.Is(err, blobresume.ErrOversize) || pullerrors.Classify(err) == pullerrors.Integrity:
 			b.p.Discard()
 			b.discarded(b.p, err)
-		} else if cerr := b.p.Close(); cerr != nil {
-			b.src.ref.e.log.WarnContext(b.ctx, "cannot keep a partial download", "digest", b.info.Digest, "err", cerr)
+		case diskFull(err):
+			b.p.Discard() // it cannot grow; kept, it would fill the disk for the next pull
+		default:
+			if cerr := b.p.Close(); cerr != nil {
+				b.cfg.Log.WarnContext(b.ctx, "cannot keep a partial download", "digest", b.blob.Digest, "err", cerr)
+			}
 		}
 		b.p = nil
 	}
@@ -435,4 +416,9 @@ func (b *resumingBlob) Close() error {
 	}
 	b.fail(errors.New("blob stream closed"))
 	return nil
+}
+
+// diskFull reports whether err says the file system is full.
+func diskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
