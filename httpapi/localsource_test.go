@@ -17,10 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1"
+	"github.com/opencontainers/go-digest"
 	"github.com/pullengine/pullengine/engine"
 	"github.com/pullengine/pullengine/enginetest"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/transports/alltransports"
 	"golang.org/x/sys/unix"
 )
 
@@ -153,6 +155,10 @@ func TestLocalSourceSwappedAfterCheck(t *testing.T) {
 			replaceWithLink(filepath.Join(h.allowed, "layout"), filepath.Join(h.outside, "layout"))},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			// Each case stores the image anew, so that storedAs sees what
+			// this pull stored.
+			must(t, h.e.Store().Wipe())
+			want := manifestDigest(t, c.ref) // before the swap: the checked source's
 			swapped := false
 			h.swap = func() { c.swap(); swapped = true }
 			lines := h.pull(t, q("reference", c.ref, "policy", "always", "retry", "2", "retryDelay", "1ms"), nil).lines(t)
@@ -168,6 +174,7 @@ func TestLocalSourceSwappedAfterCheck(t *testing.T) {
 					t.Error("the image outside the allowed directory was stored")
 				}
 			}
+			h.storedAs(t, h.goodID, want)
 			if _, err := os.Stat(filepath.Join(h.elsewhere, "pwn")); err == nil {
 				t.Error("the swapped archive wrote outside its extraction directory")
 			}
@@ -586,18 +593,33 @@ func TestLocalSourceCorrupt(t *testing.T) {
 	h.noLeftovers(t)
 }
 
-// storedAs fails unless the image stored as id holds img's manifest: an
-// image pulled by ID is stored under the ID the engine read first, whatever
-// a later attempt read.
-func (h *hostileLocal) storedAs(t *testing.T, id string, img v1.Image) {
+// storedAs fails unless the image stored as id holds the manifest whose
+// digest is want: an image pulled by ID is stored under the ID the engine
+// read first, whatever a later read returned, so the ID alone proves
+// nothing.
+func (h *hostileLocal) storedAs(t *testing.T, id string, want digest.Digest) {
 	t.Helper()
-	want, err := img.Digest()
-	must(t, err)
 	stored, err := h.e.Store().Image(id)
 	must(t, err)
-	if stored.Digest.String() != want.String() {
-		t.Errorf("image %s holds manifest %s, want the checked image's %s", id, stored.Digest, want)
+	if stored.Digest != want {
+		t.Errorf("image %s holds manifest %s, want the checked source's %s", id, stored.Digest, want)
 	}
+}
+
+// manifestDigest is the digest of the manifest containers/image reads
+// from the source ref (for a docker-archive, the one it makes).
+func manifestDigest(t *testing.T, ref string) digest.Digest {
+	t.Helper()
+	r, err := alltransports.ParseImageName(ref)
+	must(t, err)
+	src, err := r.NewImageSource(context.Background(), nil)
+	must(t, err)
+	defer src.Close()
+	raw, _, err := src.GetManifest(context.Background(), nil)
+	must(t, err)
+	d, err := manifest.Digest(raw)
+	must(t, err)
+	return d
 }
 
 // largestBlob is the path of the largest blob of the layout dir.
