@@ -97,7 +97,8 @@ func (st *pullState) copyOnce(ctx context.Context, rep *report.Reporter, src, de
 		rep.Emit(progress.Event{Kind: progress.ManifestWritten, Ref: describeRef(src), Message: PathCopy})
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), pullerrors.Bound(st.dec.explain(copyError(from, err))))
+		// A local file's fault is decided here, before the retry loop.
+		return nil, nil, localFault(src, fmt.Errorf("copying %s: %w", describeRef(src), pullerrors.Bound(st.dec.explain(copyError(from, err)))))
 	}
 	return out, resolved, nil
 }

@@ -152,6 +152,9 @@ func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache 
 	if !s.ref.registry || len(info.URLs) > 0 {
 		cfg.Partials = nil // not a registry's blob: nothing to resume against
 	}
+	if !s.ref.registry {
+		cfg.Peer = "the source" // a local file is no registry
+	}
 	whole := func(ctx context.Context, _ int64) (*fetch.Body, error) {
 		rc, size, err := s.ImageSource.GetBlob(ctx, info, cache)
 		if err != nil {
@@ -160,7 +163,7 @@ func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache 
 		return &fetch.Body{ReadCloser: rc, Length: size}, nil
 	}
 	return fetch.Open(ctx, fetch.Blob{
-		Digest: info.Digest, Size: info.Size, Layer: layer, Local: !s.ref.registry,
+		Digest: info.Digest, Size: info.Size, Layer: layer,
 		Open: fetch.Ranged(s.rangeClients, info.Digest, info.Size, whole, s.ref.e.log),
 	}, cfg)
 }

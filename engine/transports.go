@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	pullerrors "github.com/pullengine/pullengine/errors"
@@ -27,7 +28,7 @@ func (st *pullState) pullTransport(ctx context.Context) error {
 	st.setPolicy(st.policy, "")
 	src, err := openSource(&st.sys, ref, e.limits.maxExtract())
 	if err != nil {
-		return err
+		return localFault(ref, err)
 	}
 	defer src.close()
 	var dest string
@@ -36,7 +37,7 @@ func (st *pullState) pullTransport(ctx context.Context) error {
 	} else {
 		id, err := configID(ctx, &st.sys, src.ref)
 		if err != nil {
-			return st.sourceError(ctx, src.ref, err)
+			return st.sourceError(ctx, src.ref, localFault(src.ref, err))
 		}
 		dest = "@" + id
 	}
@@ -72,6 +73,30 @@ func (st *pullState) sourceError(ctx context.Context, ref types.ImageReference, 
 		return pullerrors.Wrap(pullerrors.Unavailable, err)
 	}
 	return err
+}
+
+// localFiles are the transports that read the client's files (not a
+// store, not a daemon).
+var localFiles = map[string]bool{"oci-archive": true, "docker-archive": true, "oci": true, "dir": true}
+
+// localFault reclassifies the failure of reading a local file source. A
+// file cut short fails with io.ErrUnexpectedEOF, and one that does not
+// hash to its digest with a digest mismatch: Unavailable and Integrity,
+// the transient kinds of a registry's body, retried. A file is no
+// registry, and read again it is cut or corrupt the same way: Integrity,
+// final. Other failures (a missing file, a bad choice, storage) are left
+// as they are. err must name the source (the message adds no path).
+func localFault(ref types.ImageReference, err error) error {
+	if err == nil || !localFiles[ref.Transport().Name()] {
+		return err
+	}
+	if k := pullerrors.Classify(err); k != pullerrors.Unavailable && k != pullerrors.Integrity {
+		return err
+	}
+	if !strings.Contains(err.Error(), describeRef(ref)) {
+		err = fmt.Errorf("reading %s: %w", describeRef(ref), err)
+	}
+	return pullerrors.Final(pullerrors.Errorf(pullerrors.Integrity, "the local source is corrupt or truncated: %w", err))
 }
 
 // isDialError reports a failure to connect (not a failure reported by a

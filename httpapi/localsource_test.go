@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,9 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1"
+	"github.com/opencontainers/go-digest"
 	"github.com/pullengine/pullengine/engine"
 	"github.com/pullengine/pullengine/enginetest"
+	pullerrors "github.com/pullengine/pullengine/errors"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/transports/alltransports"
 	"golang.org/x/sys/unix"
 )
 
@@ -151,6 +155,10 @@ func TestLocalSourceSwappedAfterCheck(t *testing.T) {
 			replaceWithLink(filepath.Join(h.allowed, "layout"), filepath.Join(h.outside, "layout"))},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			// Each case stores the image anew, so that storedAs sees what
+			// this pull stored.
+			must(t, h.e.Store().Wipe())
+			want := manifestDigest(t, c.ref) // before the swap: the checked source's
 			swapped := false
 			h.swap = func() { c.swap(); swapped = true }
 			lines := h.pull(t, q("reference", c.ref, "policy", "always", "retry", "2", "retryDelay", "1ms"), nil).lines(t)
@@ -166,6 +174,7 @@ func TestLocalSourceSwappedAfterCheck(t *testing.T) {
 					t.Error("the image outside the allowed directory was stored")
 				}
 			}
+			h.storedAs(t, h.goodID, want)
 			if _, err := os.Stat(filepath.Join(h.elsewhere, "pwn")); err == nil {
 				t.Error("the swapped archive wrote outside its extraction directory")
 			}
@@ -516,65 +525,101 @@ func (h retryHook) WithGroup(name string) slog.Handler {
 	return retryHook{h.Handler.WithGroup(name), h.onRetry}
 }
 
-// Item 1, during a real retry: the first attempt fails (the layer, a hard
-// link in the private copy, is cut short in place: a transient error), and
-// between the attempts the client's layout is swapped for a link to
-// another image outside. The retry reads the checked copy (its layer
-// restored) and pulls the checked image; the outside one is not stored.
-func TestLocalSourceSwappedDuringRetry(t *testing.T) {
-	var once sync.Once
-	var onRetry func()
-	retried := false
+// A local source cut short (an oci-archive, a layout's layer) is not a
+// registry outage: the pull fails with Integrity (502), its message names
+// the client's path, neither a registry nor the private copy, after one
+// attempt: the engine never logs a retry, so the client's source cannot
+// be swapped between attempts either. Nothing is stored or left behind.
+func TestLocalSourceCorrupt(t *testing.T) {
+	retries := 0
 	h := newHostileLocal(t, Options{}, enginetest.WithEngineOptions(func(o *engine.Options) {
-		o.Logger = slog.New(retryHook{Handler: o.Logger.Handler(), onRetry: func() {
-			once.Do(func() { onRetry(); retried = true })
-		}})
+		o.Logger = slog.New(retryHook{Handler: o.Logger.Handler(), onRetry: func() { retries++ }})
 	}))
-	img := enginetest.NewImage(t, enginetest.WithRandomLayer(t, 2<<20)) // linked, not copied
-	id := enginetest.ID(t, img)
-	src := filepath.Join(h.allowed, "big")
-	enginetest.WriteOCILayout(t, src, img, nil)
-	layer := largestBlob(t, src)
-	whole, err := os.ReadFile(layer)
+	archive := filepath.Join(h.allowed, "cut.oci.tar")
+	b, err := os.ReadFile(filepath.Join(h.allowed, "app.oci.tar"))
 	must(t, err)
-	must(t, os.Truncate(layer, int64(len(whole)/2))) // same inode: the copy's link sees it
-	onRetry = func() {
-		f, err := os.OpenFile(layer, os.O_WRONLY, 0)
-		must(t, err)
-		_, err = f.WriteAt(whole, 0)
-		must(t, err)
-		must(t, f.Close())
-		must(t, os.RemoveAll(src))
-		must(t, os.Symlink(filepath.Join(h.outside, "layout"), src))
-	}
-	lines := h.pull(t, q("reference", "oci:"+src, "policy", "always", "retry", "2", "retryDelay", "1ms"), nil).lines(t)
-	if !retried {
-		t.Fatal("the first attempt did not fail and retry")
-	}
-	if last := lines[len(lines)-1]; last.ID != id {
-		t.Errorf("pulled %q (%s), want the checked image %s", last.ID, last.Error, id)
-	}
-	for _, stored := range h.images(t) {
-		if stored == h.otherID {
-			t.Error("the image outside the allowed directory was stored")
+	must(t, os.WriteFile(archive, b[:len(b)/2], 0o644))
+	layout := filepath.Join(h.allowed, "cut")
+	must(t, os.CopyFS(layout, os.DirFS(filepath.Join(h.allowed, "layout"))))
+	layer := largestBlob(t, layout)
+	fi, err := os.Stat(layer)
+	must(t, err)
+	must(t, os.Truncate(layer, fi.Size()/2))
+	for _, c := range []struct{ ref, path string }{
+		{"oci-archive:" + archive, archive},
+		{"oci:" + layout, layout},
+	} {
+		for _, quiet := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/quiet=%v", c.ref, quiet), func(t *testing.T) {
+				retries = 0
+				query := q("reference", c.ref, "policy", "always", "retry", "2", "retryDelay", "1ms")
+				if quiet {
+					query.Set("quiet", "true")
+				}
+				// A failure before the first event is answered with its
+				// status; after it, in the stream's last line.
+				var msg string
+				if ans := h.pull(t, query, nil); quiet || ans.status != http.StatusOK {
+					msg = ans.errorBody(t, http.StatusBadGateway).Message
+				} else {
+					lines := ans.lines(t)
+					last := lines[len(lines)-1]
+					if last.ErrorKind != pullerrors.Integrity.String() || last.ErrorStatus != http.StatusBadGateway {
+						t.Errorf("kind %q status %d, want integrity 502: %s", last.ErrorKind, last.ErrorStatus, last.Error)
+					}
+					msg = last.Error
+				}
+				t.Log(msg)
+				if !strings.Contains(msg, c.path) || !strings.Contains(msg, "corrupt or truncated") {
+					t.Errorf("the message does not say %s is corrupt or truncated: %q", c.path, msg)
+				}
+				if strings.Contains(strings.ToLower(msg), "registry") || strings.Contains(msg, "localsource-") || strings.Contains(msg, "/proc/self/fd/") {
+					t.Errorf("the message names a registry or the private copy: %q", msg)
+				}
+				if retries != 0 {
+					t.Errorf("%d retries, want one attempt", retries)
+				}
+			})
 		}
 	}
-	h.storedAs(t, id, img)
+	if ids := h.images(t); len(ids) != 0 {
+		t.Errorf("stored %v", ids)
+	}
+	layers, err := h.e.Store().Layers()
+	must(t, err)
+	if len(layers) != 0 {
+		t.Errorf("%d layers stored", len(layers))
+	}
 	h.noLeftovers(t)
 }
 
-// storedAs fails unless the image stored as id holds img's manifest: an
-// image pulled by ID is stored under the ID the engine read first, whatever
-// a later attempt read.
-func (h *hostileLocal) storedAs(t *testing.T, id string, img v1.Image) {
+// storedAs fails unless the image stored as id holds the manifest whose
+// digest is want: an image pulled by ID is stored under the ID the engine
+// read first, whatever a later read returned, so the ID alone proves
+// nothing.
+func (h *hostileLocal) storedAs(t *testing.T, id string, want digest.Digest) {
 	t.Helper()
-	want, err := img.Digest()
-	must(t, err)
 	stored, err := h.e.Store().Image(id)
 	must(t, err)
-	if stored.Digest.String() != want.String() {
-		t.Errorf("image %s holds manifest %s, want the checked image's %s", id, stored.Digest, want)
+	if stored.Digest != want {
+		t.Errorf("image %s holds manifest %s, want the checked source's %s", id, stored.Digest, want)
 	}
+}
+
+// manifestDigest is the digest of the manifest containers/image reads
+// from the source ref (for a docker-archive, the one it makes).
+func manifestDigest(t *testing.T, ref string) digest.Digest {
+	t.Helper()
+	r, err := alltransports.ParseImageName(ref)
+	must(t, err)
+	src, err := r.NewImageSource(context.Background(), nil)
+	must(t, err)
+	defer src.Close()
+	raw, _, err := src.GetManifest(context.Background(), nil)
+	must(t, err)
+	d, err := manifest.Digest(raw)
+	must(t, err)
+	return d
 }
 
 // largestBlob is the path of the largest blob of the layout dir.

@@ -42,17 +42,6 @@ type Blob struct {
 	// Layer: the blob is a layer, whose unpacked size Config.Counter
 	// counts.
 	Layer bool
-	// Local: the blob comes from a local file, not a registry (messages
-	// name "the source").
-	Local bool
-}
-
-// peer names what sends the blob, for messages.
-func (b Blob) peer() string {
-	if b.Local {
-		return "the source"
-	}
-	return "the registry"
 }
 
 // Config is what the reader needs of its caller; the engine makes one per
@@ -76,6 +65,17 @@ type Config struct {
 	// Counter counts what layers unpack to, against limits; nil: no
 	// counting.
 	Counter *Counter
+	// Peer names what sends the blobs, for messages ("the source" for a
+	// local file, which is no registry); empty: "the registry".
+	Peer string
+}
+
+// peer is Config.Peer or its default.
+func (c Config) peer() string {
+	if c.Peer == "" {
+		return "the registry"
+	}
+	return c.Peer
 }
 
 // Bounds of the reader.
@@ -130,11 +130,11 @@ func open(ctx context.Context, b Blob, cfg Config) (io.ReadCloser, int64, error)
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := checkAnnouncedSize(b, body.Length); err != nil {
+	if err := checkAnnouncedSize(b, body.Length, cfg.peer()); err != nil {
 		body.Close()
 		return nil, 0, err
 	}
-	return sized(body.ReadCloser, b), body.Length, nil
+	return sized(body.ReadCloser, b, cfg.peer()), body.Length, nil
 }
 
 // emit sends ev if the caller listens.
@@ -148,9 +148,9 @@ func (c Config) emit(ev progress.Event) {
 // declared size, before reading it. A shorter one is read: the digest
 // check decides (a manifest may declare a wrong size for the content its
 // digest names; containers/image accepts that).
-func checkAnnouncedSize(b Blob, announced int64) error {
+func checkAnnouncedSize(b Blob, announced int64, peer string) error {
 	if b.Size >= 0 && announced > b.Size {
-		return oversizeError(b.Digest, fmt.Sprintf("%s announced %d bytes for a blob declared as %d", b.peer(), announced, b.Size))
+		return oversizeError(b.Digest, fmt.Sprintf("%s announced %d bytes for a blob declared as %d", peer, announced, b.Size))
 	}
 	return nil
 }
@@ -161,12 +161,13 @@ func oversizeError(d digest.Digest, what string) error {
 	return pullerrors.Final(pullerrors.Errorf(pullerrors.Integrity, "blob %s: %s", d, what))
 }
 
-// sized bounds rc by the blob's declared size, if known.
-func sized(rc io.ReadCloser, b Blob) io.ReadCloser {
+// sized bounds rc, a body peer sends, by the blob's declared size, if
+// known.
+func sized(rc io.ReadCloser, b Blob, peer string) io.ReadCloser {
 	if b.Size < 0 {
 		return rc
 	}
-	return &sizedBlob{ReadCloser: rc, d: b.Digest, left: b.Size, peer: b.peer()}
+	return &sizedBlob{ReadCloser: rc, d: b.Digest, left: b.Size, peer: peer}
 }
 
 // sizedBlob stops at the declared size, and fails if the body goes on.

@@ -63,7 +63,7 @@ func resumable(ctx context.Context, blob Blob, cfg Config, p *blobresume.Partial
 			// resume against; the digest check decides.
 			p.Discard()
 			b.p = nil
-			return sized(b.short, blob), b.shortSize, nil
+			return sized(b.short, blob, cfg.peer()), b.shortSize, nil
 		} else if err != nil {
 			return nil, 0, b.fail(err)
 		}
@@ -304,7 +304,7 @@ func (b *resumingBlob) accept(body *Body, off int64) error {
 	if body.Start != 0 {
 		return pullerrors.Errorf(pullerrors.Internal, "blob %s: asked for the bytes from %d, got them from %d", b.blob.Digest, off, body.Start)
 	}
-	if err := checkAnnouncedSize(b.blob, body.Length); err != nil {
+	if err := checkAnnouncedSize(b.blob, body.Length, b.cfg.peer()); err != nil {
 		return err
 	}
 	if body.Length >= 0 && body.Length < b.blob.Size {
