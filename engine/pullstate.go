@@ -43,6 +43,9 @@ type pullState struct {
 	dec decryption
 	// retries is the retry budget of a failed copy.
 	retries retrySettings
+	// auth is the auth file written for RegistryCredentials, nil without
+	// them; st.sys.AuthFilePath names it.
+	auth *authFile
 	// maxTags bounds the tags an AllTags pull accepts.
 	maxTags int
 	// cfg is the host configuration this pull applies.
