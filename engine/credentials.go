@@ -3,18 +3,21 @@ package engine
 // Per-registry credentials. containers/image takes credentials either as
 // one set for every registry (SystemContext.DockerAuthConfig) or from auth
 // files and credential helpers, looked up per registry; it has no
-// in-memory map. PullOptions.RegistryCredentials are therefore written, for
-// the duration of one pull, as an auth file (containers-auth.json(5)) in a
-// private directory under the Engine's temporary directory, and removed
-// when the pull returns.
+// in-memory map. PullOptions.RegistryCredentials are therefore written as
+// an auth file (containers-auth.json(5)) in a private directory under the
+// Engine's temporary directory, held by the pull and by the shared
+// transfer it starts, and removed when the last of them lets it go.
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"go.podman.io/image/v5/docker/reference"
@@ -42,9 +45,49 @@ func (c Credentials) String() string {
 // GoString is String, for %#v.
 func (c Credentials) GoString() string { return c.String() }
 
+// authFile is the auth file written for a pull's RegistryCredentials. The
+// pull holds it, and so does a shared transfer started with it (which may
+// outlive the pull that started it); the file is removed when the last
+// holder releases it.
+type authFile struct {
+	path string
+	// key identifies the credentials by content: the SHA-256 of the file,
+	// whose encoding is canonical (JSON with sorted keys). Pulls with equal
+	// RegistryCredentials have equal keys, and so may share a transfer.
+	key    string
+	remove func()
+
+	mu   sync.Mutex
+	refs int
+}
+
+// hold adds a holder. A nil authFile (no RegistryCredentials) is a no-op.
+func (a *authFile) hold() {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	a.refs++
+	a.mu.Unlock()
+}
+
+// release drops a holder, and removes the file when none is left.
+func (a *authFile) release() {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	a.refs--
+	last := a.refs == 0
+	a.mu.Unlock()
+	if last {
+		a.remove()
+	}
+}
+
 // writeRegistryCredentials writes creds as an auth file in a new private
-// directory under dir, and returns its path and a function removing it.
-func writeRegistryCredentials(dir string, creds map[string]Credentials) (path string, remove func(), err error) {
+// directory under dir, held once (by the caller).
+func writeRegistryCredentials(dir string, creds map[string]Credentials) (*authFile, error) {
 	type entry struct {
 		Auth          string `json:"auth,omitempty"`
 		IdentityToken string `json:"identitytoken,omitempty"`
@@ -61,21 +104,23 @@ func writeRegistryCredentials(dir string, creds map[string]Credentials) (path st
 		e.IdentityToken = c.IdentityToken
 		auths[key] = e
 	}
+	// json.Marshal sorts map keys: equal credentials give equal bytes.
 	content, err := json.Marshal(map[string]any{"auths": auths})
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	private, err := os.MkdirTemp(dir, "auth-")
 	if err != nil {
-		return "", nil, fmt.Errorf("storing the pull's registry credentials: %w", pullerrors.Wrap(pullerrors.Storage, err))
+		return nil, fmt.Errorf("storing the pull's registry credentials: %w", pullerrors.Wrap(pullerrors.Storage, err))
 	}
-	remove = func() { _ = os.RemoveAll(private) }
-	path = filepath.Join(private, "auth.json")
+	remove := func() { _ = os.RemoveAll(private) }
+	path := filepath.Join(private, "auth.json")
 	if err := os.WriteFile(path, content, 0o600); err != nil {
 		remove()
-		return "", nil, fmt.Errorf("storing the pull's registry credentials: %w", pullerrors.Wrap(pullerrors.Storage, err))
+		return nil, fmt.Errorf("storing the pull's registry credentials: %w", pullerrors.Wrap(pullerrors.Storage, err))
 	}
-	return path, remove, nil
+	sum := sha256.Sum256(content)
+	return &authFile{path: path, key: hex.EncodeToString(sum[:]), remove: remove, refs: 1}, nil
 }
 
 // authFileKey turns a key of a credentials map into an auth file key, as

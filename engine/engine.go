@@ -1,31 +1,3 @@
-// Package engine pulls container images into a local containers-storage
-// store: one Pull call that resolves the name the way Podman does, applies
-// the pull policy, copies with containers/image, and reports what it did.
-//
-// An Engine owns (or borrows) a store and the host configuration it reads:
-// registries.conf, containers.conf, policy.json, read in New and re-read by
-// the next Pull when one of the files changes (see reload.go). It is safe
-// for concurrent use.
-//
-// # Setup
-//
-// Three things every program that links the engine needs:
-//
-//   - Build tags: `-tags containers_image_openpgp,exclude_graphdriver_btrfs`
-//     (for example GOFLAGS=-tags=containers_image_openpgp,exclude_graphdriver_btrfs).
-//     Without them containers/image links gpgme and containers/storage the
-//     btrfs driver, both through cgo, and the build fails unless their C
-//     headers are installed. Neither can be avoided by the engine: the
-//     choice is made by build tags of those modules.
-//   - Init first in main (and in TestMain): `if engine.Init() { return }`.
-//     Layer writes re-execute the program. New returns
-//     ErrReexecNotInitialized when it was not called.
-//   - Logs: the engine logs to Options.Logger only. containers/storage and
-//     containers/image log through logrus's standard logger, a process-wide
-//     global the engine leaves alone (for example "[graphdriver] using
-//     prior storage driver: vfs" at info level on stderr). A program that
-//     wants them quiet sets it once in main:
-//     logrus.SetLevel(logrus.WarnLevel) or logrus.SetOutput(io.Discard).
 package engine
 
 import (

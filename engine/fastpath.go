@@ -66,21 +66,21 @@ func notFast(format string, args ...any) error {
 //
 // When it leaves the pull to copy.Image after reading, its source and
 // manifests are left in probe for copy.Image's source (fastProbe).
-func (st *pullState) fastCopy(ctx context.Context, rep *report.Reporter, src, dest types.ImageReference, probe *fastProbe) ([]byte, types.ImageReference, error) {
+func (t *transferSpec) fastCopy(ctx context.Context, rep *report.Reporter, src, dest types.ImageReference, probe *fastProbe) ([]byte, types.ImageReference, error) {
 	named := dest.DockerReference()
-	if st.e.fastOff || st.e.store.GraphDriverName() != "overlay" || src.Transport().Name() != "docker" || named == nil {
+	if t.e.fastOff || t.e.store.GraphDriverName() != "overlay" || src.Transport().Name() != "docker" || named == nil {
 		return nil, nil, errNotFast
 	}
-	if needsSigstore(st.cfg.policy) {
+	if needsSigstore(t.cfg.policy) {
 		// Sigstore-signed images go to copy.Image (readSignatures), and
 		// with such a policy its source is not wrapped, so it could not
 		// reuse the manifests read here: leave the pull to it at once.
 		return nil, nil, notFast("the signature policy asks for sigstore signatures")
 	}
-	fp, err := st.openFast(ctx, rep, src, named, probe)
+	fp, err := t.openFast(ctx, rep, src, named, probe)
 	if err != nil {
 		if errors.Is(err, errNotFast) {
-			st.e.log.DebugContext(ctx, "copy.Image serves this pull", "image", describeRef(src), "reason", err)
+			t.e.log.DebugContext(ctx, "copy.Image serves this pull", "image", describeRef(src), "reason", err)
 			return nil, nil, err
 		}
 		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), pullerrors.Bound(err))
@@ -90,7 +90,7 @@ func (st *pullState) fastCopy(ctx context.Context, rep *report.Reporter, src, de
 	if err != nil {
 		return nil, nil, fmt.Errorf("copying %s: %w", fp.ref, pullerrors.Bound(err))
 	}
-	resolved, err := istorage.Transport.ParseStoreReference(st.e.store, "@"+id)
+	resolved, err := istorage.Transport.ParseStoreReference(t.e.store, "@"+id)
 	if err != nil {
 		return nil, nil, fmt.Errorf("internal error: a reference to image %s: %w", id, err)
 	}
@@ -101,7 +101,7 @@ func (st *pullState) fastCopy(ctx context.Context, rep *report.Reporter, src, de
 // fastPull is one attempt of the fast path: the source, what was read of
 // the image before any layer, and how its blobs are read.
 type fastPull struct {
-	st    *pullState
+	spec  *transferSpec
 	rep   *report.Reporter
 	ref   string          // the source as events name it
 	named reference.Named // the name the image gets
@@ -127,14 +127,14 @@ type fastPull struct {
 // manifest (the instance copy.Image would choose, from a list), the
 // signature policy's verdict, the config and the signatures. An error
 // wrapping errNotFast leaves the pull to copy.Image.
-func (st *pullState) openFast(ctx context.Context, rep *report.Reporter, srcRef types.ImageReference, named reference.Named, probe *fastProbe) (*fastPull, error) {
-	src, err := srcRef.NewImageSource(ctx, &st.sys)
+func (t *transferSpec) openFast(ctx context.Context, rep *report.Reporter, srcRef types.ImageReference, named reference.Named, probe *fastProbe) (*fastPull, error) {
+	src, err := srcRef.NewImageSource(ctx, &t.sys)
 	if err != nil {
 		return nil, fmt.Errorf("initializing source %s: %w", describeRef(srcRef), err)
 	}
-	fp := &fastPull{st: st, rep: rep, ref: describeRef(srcRef), named: named, src: src, probe: probe,
-		cache: blobinfocache.DefaultCache(&st.sys), limits: &fastLimits{l: st.e.limits}}
-	fp.blobs = st.e.newBlobOpener(rep, srcRef, src, &st.sys)
+	fp := &fastPull{spec: t, rep: rep, ref: describeRef(srcRef), named: named, src: src, probe: probe,
+		cache: blobinfocache.DefaultCache(&t.sys), limits: &fastLimits{l: t.e.limits}}
+	fp.blobs = t.newBlobOpener(rep, srcRef, src)
 	unparsed, err := fp.readManifest(ctx)
 	if err == nil {
 		err = fp.checkPolicy(ctx, unparsed)
@@ -167,7 +167,7 @@ func (fp *fastPull) readManifest(ctx context.Context) (*image.UnparsedImage, err
 		return nil, fmt.Errorf("reading manifest of %s: %w", fp.ref, err)
 	}
 	fp.probe.addManifest(nil, top, mime)
-	if _, err := fp.st.e.limits.checkManifest(top, mime); err != nil {
+	if _, err := fp.spec.e.limits.checkManifest(top, mime); err != nil {
 		return nil, err
 	}
 	fp.top, fp.manifest = top, top
@@ -176,7 +176,7 @@ func (fp *fastPull) readManifest(ctx context.Context) (*image.UnparsedImage, err
 		if err != nil {
 			return nil, notFast("manifest list: %v", err)
 		}
-		d, err := list.ChooseInstance(&fp.st.sys)
+		d, err := list.ChooseInstance(&fp.spec.sys)
 		if err != nil {
 			return nil, notFast("no instance for this platform: %v", err) // copy.Image says which
 		}
@@ -185,7 +185,7 @@ func (fp *fastPull) readManifest(ctx context.Context) (*image.UnparsedImage, err
 			return nil, fmt.Errorf("reading manifest %s of %s: %w", d, fp.ref, err)
 		}
 		fp.probe.addManifest(&d, fp.manifest, mime)
-		if _, err := fp.st.e.limits.checkManifest(fp.manifest, mime); err != nil {
+		if _, err := fp.spec.e.limits.checkManifest(fp.manifest, mime); err != nil {
 			return nil, err
 		}
 	}
@@ -211,7 +211,7 @@ func digestOf(blob []byte, d digest.Digest) bool {
 // does, before anything is fetched: simple signing, sigstore, any
 // requirement policy.json may state.
 func (fp *fastPull) checkPolicy(ctx context.Context, unparsed *image.UnparsedImage) error {
-	pc, err := signature.NewPolicyContext(fp.st.cfg.policy)
+	pc, err := signature.NewPolicyContext(fp.spec.cfg.policy)
 	if err != nil {
 		return fmt.Errorf("signature policy: %w", pullerrors.Wrap(pullerrors.InvalidArgument, err))
 	}
@@ -228,7 +228,7 @@ func (fp *fastPull) checkPolicy(ctx context.Context, unparsed *image.UnparsedIma
 // readImage reads the config and the signatures, and refuses (errNotFast)
 // what the fast path leaves to copy.Image.
 func (fp *fastPull) readImage(ctx context.Context, unparsed *image.UnparsedImage) error {
-	img, err := image.FromUnparsedImage(ctx, &fp.st.sys, unparsed)
+	img, err := image.FromUnparsedImage(ctx, &fp.spec.sys, unparsed)
 	if err != nil {
 		return notFast("parsing the image: %v", err)
 	}
@@ -266,7 +266,7 @@ func (fp *fastPull) readImage(ctx context.Context, unparsed *image.UnparsedImage
 // checkLayers refuses layers the differ does not read or copy.Image
 // treats specially.
 func (fp *fastPull) checkLayers() error {
-	partial := partialPullsActive(fp.st.e.store)
+	partial := partialPullsActive(fp.spec.e.store)
 	for _, l := range fp.layers {
 		switch {
 		case len(l.URLs) > 0:

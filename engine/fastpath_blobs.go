@@ -26,9 +26,10 @@ type blobOpener struct {
 // reporting resumes and reconnections to rep. Unlike copy.Image's wrapped
 // source it counts nothing for Limits: the differ bounds what a layer
 // unpacks to in its one decompression (fastLimits).
-func (e *Engine) newBlobOpener(rep *report.Reporter, srcRef types.ImageReference, src types.ImageSource, sys *types.SystemContext) blobOpener {
+func (t *transferSpec) newBlobOpener(rep *report.Reporter, srcRef types.ImageReference, src types.ImageSource) blobOpener {
+	e := t.e
 	ref := &wrappedRef{ImageReference: srcRef, e: e, rep: rep, registry: true}
-	ws := &wrappedSource{ImageSource: src, ref: ref, sys: sys, layers: map[digest.Digest]bool{}} // for its ranged clients
+	ws := &wrappedSource{ImageSource: src, ref: ref, sys: &t.sys, layers: map[digest.Digest]bool{}} // for its ranged clients
 	return blobOpener{
 		open: func(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache) (io.ReadCloser, error) {
 			whole := func(ctx context.Context, _ int64) (*fetch.Body, error) {

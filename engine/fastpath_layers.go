@@ -147,7 +147,7 @@ func (fp *fastPull) planLayers() ([]*layerStep, error) {
 // storedDiffID returns the diff ID of the contents of blob d if the store
 // holds a layer with them, else "".
 func (fp *fastPull) storedDiffID(d digest.Digest) (digest.Digest, error) {
-	store := fp.st.e.store
+	store := fp.spec.e.store
 	if ls, err := store.LayersByUncompressedDigest(d); err != nil && !errors.Is(err, storage.ErrLayerUnknown) {
 		return "", pullerrors.Wrap(pullerrors.Storage, err)
 	} else if len(ls) > 0 {
@@ -171,7 +171,7 @@ func (fp *fastPull) storedDiffID(d digest.Digest) (digest.Digest, error) {
 // else one per CPU (decompression and untar are CPU-bound), at least two
 // so a slow download does not idle the CPU.
 func (fp *fastPull) parallelLayers() int {
-	if n := fp.st.cfg.conf.parallelCopies; n > 0 {
+	if n := fp.spec.cfg.conf.parallelCopies; n > 0 {
 		return int(n)
 	}
 	return max(runtime.NumCPU(), 2)
@@ -230,22 +230,22 @@ func (fp *fastPull) stage(ctx context.Context, s *layerStep, prog *stagingProgre
 	defer rc.Close()
 	blob := prog.start(s.info, rc, fp.limits)
 	defer prog.finish(blob)
-	out, err := fp.st.e.store.PrepareStagedLayer(nil, stagedlayer.NewDiffer(stagedlayer.Layer{
+	out, err := fp.spec.e.store.PrepareStagedLayer(nil, stagedlayer.NewDiffer(stagedlayer.Layer{
 		Body: blob, Digest: s.info.Digest, DiffID: s.diffID, MediaType: s.info.MediaType,
 		Progress: blob.unpacked, MaxUncompressed: fp.limits.perLayer(),
 	}))
 	if err != nil {
 		if out != nil {
-			_ = fp.st.e.store.CleanupStagedLayer(out)
+			_ = fp.spec.e.store.CleanupStagedLayer(out)
 		}
 		return nil, fp.stageError(s, err)
 	}
 	if out.CompressedDigest != s.info.Digest || out.UncompressedDigest != s.diffID {
-		_ = fp.st.e.store.CleanupStagedLayer(out)
+		_ = fp.spec.e.store.CleanupStagedLayer(out)
 		return nil, pullerrors.Errorf(pullerrors.Integrity, "layer %s: staged with digests %s and %s", s.info.Digest, out.CompressedDigest, out.UncompressedDigest)
 	}
 	if err := fp.limits.exceeded(); err != nil { // this layer's last bytes count
-		_ = fp.st.e.store.CleanupStagedLayer(out)
+		_ = fp.spec.e.store.CleanupStagedLayer(out)
 		return nil, err
 	}
 	// As containers/image records it after a download: later pulls of
@@ -281,7 +281,7 @@ func (fp *fastPull) stageError(s *layerStep, err error) error {
 func (fp *fastPull) cleanupStaged(steps []*layerStep) {
 	for _, s := range steps {
 		if s.staged != nil {
-			_ = fp.st.e.store.CleanupStagedLayer(s.staged)
+			_ = fp.spec.e.store.CleanupStagedLayer(s.staged)
 			s.staged = nil
 		}
 	}
@@ -291,7 +291,7 @@ func (fp *fastPull) cleanupStaged(steps []*layerStep) {
 // there (from an earlier pull, or another process just now), applied from
 // its staging directory, or copied from a stored layer with its contents.
 func (fp *fastPull) apply(s *layerStep, parent string) error {
-	store := fp.st.e.store
+	store := fp.spec.e.store
 	if l, err := store.Layer(s.id); err == nil && l != nil {
 		return nil
 	}
@@ -325,7 +325,7 @@ func (fp *fastPull) apply(s *layerStep, parent string) error {
 // temporary file (Diff holds a lock PutLayer needs), into PutLayer, with
 // the blob digest and size recorded only when the stored layer has them.
 func (fp *fastPull) copyStoredLayer(s *layerStep, parent string) error {
-	store := fp.st.e.store
+	store := fp.spec.e.store
 	src := firstLayer(store.LayersByUncompressedDigest(s.diffID))
 	if src == nil {
 		src = firstLayer(store.LayersByCompressedDigest(s.info.Digest))
@@ -333,7 +333,7 @@ func (fp *fastPull) copyStoredLayer(s *layerStep, parent string) error {
 	if src == nil {
 		return fmt.Errorf("layer for blob %s not found", s.info.Digest)
 	}
-	tmp, err := os.CreateTemp(fp.st.sys.BigFilesTemporaryDir, "layer-")
+	tmp, err := os.CreateTemp(fp.spec.sys.BigFilesTemporaryDir, "layer-")
 	if err != nil {
 		return err
 	}
@@ -375,7 +375,7 @@ func ptrTo[T any](v T) *T { return &v }
 // writeRecord writes the image record on top layer top and returns the
 // image ID.
 func (fp *fastPull) writeRecord(top string) (string, error) {
-	img, err := imagerecord.Write(fp.st.e.store, imagerecord.Record{
+	img, err := imagerecord.Write(fp.spec.e.store, imagerecord.Record{
 		ID: fp.configInfo.Digest.Encoded(), TopLayer: top, Name: fp.named.String(),
 		Manifest: fp.manifest, ManifestDigest: fp.manifestDigest, TopLevel: fp.top,
 		Config: fp.config, ConfigDigest: fp.configInfo.Digest,

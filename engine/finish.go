@@ -44,7 +44,7 @@ func (st *pullState) finishLocal(reference string, loc *local, outcome Outcome, 
 // (pulled is the digest of the manifest copied), warning when its config
 // declares another platform than expected.
 func (st *pullState) finishPulled(ctx context.Context, reference string, img *storage.Image, pulled digest.Digest) {
-	desc := st.e.describe(ctx, &st.sys, img, pulled)
+	desc := st.describe(ctx, img, pulled)
 	st.res.Outcome, st.res.Reference, st.res.Images = Pulled, reference, []Image{desc}
 	st.checkPlatform(desc)
 }

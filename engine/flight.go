@@ -2,17 +2,12 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/pullengine/pullengine/internal/report"
 	"github.com/pullengine/pullengine/progress"
-	"go.podman.io/image/v5/transports"
-	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
 )
 
@@ -45,14 +40,13 @@ type flight struct {
 	err    error
 }
 
-// copyFunc runs a transfer, reporting its progress to rep.
-type copyFunc func(ctx context.Context, rep *report.Reporter) (*storage.Image, digest.Digest, error)
-
-// do runs fn once for concurrent callers with the same key and gives each
-// the result; each caller's rep receives the transfer's progress from the
-// moment it joins. fn runs with a context detached from any one caller's
-// cancellation (values are kept).
-func (f *flights) do(ctx context.Context, key string, rep *report.Reporter, fn copyFunc) (*storage.Image, digest.Digest, error) {
+// do runs the transfer t once for concurrent callers with the same key
+// (t.key) and gives each the result; each caller's rep receives the
+// transfer's progress from the moment it joins. The transfer runs with a
+// context detached from any one caller's cancellation (values are kept),
+// and holds t's auth file until it ends.
+func (f *flights) do(ctx context.Context, t *transferSpec, rep *report.Reporter) (*storage.Image, digest.Digest, error) {
+	key := t.key()
 	f.mu.Lock()
 	if f.m == nil {
 		f.m = map[string]*flight{}
@@ -64,7 +58,8 @@ func (f *flights) do(ctx context.Context, key string, rep *report.Reporter, fn c
 		fl.rep = report.NewReporter(progress.SinkFunc(func(ev progress.Event) { f.forward(fl, ev) }))
 		f.m[key] = fl
 		f.track(fl)
-		go f.run(runCtx, key, fl, fn)
+		t.auth.hold() // before the starter can return and release its own hold
+		go f.run(runCtx, key, fl, t)
 	}
 	fl.waiters++
 	if rep != nil {
@@ -97,8 +92,9 @@ func (f *flights) forward(fl *flight, ev progress.Event) {
 	}
 }
 
-func (f *flights) run(ctx context.Context, key string, fl *flight, fn copyFunc) {
-	fl.img, fl.digest, fl.err = fn(ctx, fl.rep)
+func (f *flights) run(ctx context.Context, key string, fl *flight, t *transferSpec) {
+	fl.img, fl.digest, fl.err = t.run(ctx, fl.rep)
+	t.auth.release()
 	// Every event of the transfer reaches the watchers before any of them
 	// sees the result (and emits its own Done).
 	_ = fl.rep.Close(context.Background())
@@ -138,22 +134,4 @@ func (f *flights) forget(key string, fl *flight) {
 	if f.m[key] == fl {
 		delete(f.m, key)
 	}
-}
-
-// flightKey identifies a transfer: source, destination name, platform
-// choice, the identity of the credentials (hashed, never kept in clear), so
-// pulls with different credentials never share a result they might not be
-// allowed to see, and the retry budget (retries, first delay), so a caller
-// that asked for no retries never waits on a transfer that retries a
-// thousand times (the transfer runs with the options of the caller that
-// started it).
-func flightKey(sys *types.SystemContext, src types.ImageReference, dest string, maxRetries int, retryDelay time.Duration) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%v\x00%d\x00%d",
-		transports.ImageName(src), dest, sys.OSChoice, sys.ArchitectureChoice, sys.VariantChoice,
-		sys.AuthFilePath, sys.DockerCertPath, sys.DockerInsecureSkipTLSVerify, maxRetries, retryDelay)
-	if a := sys.DockerAuthConfig; a != nil {
-		fmt.Fprintf(h, "\x00%s\x00%s\x00%s", a.Username, a.Password, a.IdentityToken)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }

@@ -48,7 +48,7 @@ func FuzzInput(f *testing.F) {
 		if in.name == "" || in.qualified {
 			return
 		}
-		names, err := resolveShortName(sys, in.name)
+		names, _, err := resolveShortName(sys, in.name)
 		if err != nil {
 			if pullerrors.Classify(err) == pullerrors.Internal {
 				t.Fatalf("resolving %q: unclassified %v", in.name, err)

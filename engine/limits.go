@@ -55,7 +55,7 @@ func limitError(format string, args ...any) error {
 	return pullerrors.Final(pullerrors.Errorf(pullerrors.Unsupported, format, args...))
 }
 
-// checkLayerCount refuses an image manifest with more than MaxLayers
+// checkManifest refuses an image manifest with more than MaxLayers
 // layers; lists pass (their instances are checked when fetched). It also
 // returns the manifest's layer digests, nil for a list.
 func (l Limits) checkManifest(raw []byte, mime string) (layers []string, err error) {

@@ -15,7 +15,6 @@ import (
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/pkg/shortnames"
 	istorage "go.podman.io/image/v5/storage"
-	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
 )
 
@@ -43,37 +42,39 @@ func (l *local) reference() string {
 
 var shortID = regexp.MustCompile(`^[a-f0-9]{3,63}$`)
 
-// lookupLocal finds the local image a registry pull would produce or reuse.
-// pinned, when non-nil, skips images whose config declares another platform.
-// Not finding one is (nil, nil); other errors are the store's.
-func (e *Engine) lookupLocal(ctx context.Context, sys *types.SystemContext, in input, pinned *platform.Platform) (*local, error) {
+// lookupLocal finds the local image the pull would produce or reuse for
+// its input. A pull that pins a platform skips images whose config
+// declares another. Not finding one is (nil, nil); other errors are the
+// store's.
+func (st *pullState) lookupLocal(ctx context.Context) (*local, error) {
+	in := st.in
 	if in.id != "" {
-		return e.lookupID(ctx, sys, in.id)
+		return st.lookupID(ctx, in.id)
 	}
-	names, err := localCandidates(sys, in)
+	names, err := st.localCandidates()
 	if err != nil {
 		return nil, err
 	}
 	for _, named := range names {
-		l, err := e.lookupName(ctx, sys, named, pinned)
+		l, err := st.lookupName(ctx, named)
 		if err != nil {
 			return nil, err
 		}
-		if !fits(l, pinned) {
+		if !fits(l, st.pinned) {
 			continue
 		}
 		return l, nil
 	}
 	// A short ID ("ec9293436c2e") names a local image only if no name did.
 	if shortID.MatchString(in.name) {
-		if l, err := e.lookupID(ctx, sys, in.name); l != nil || err != nil {
+		if l, err := st.lookupID(ctx, in.name); l != nil || err != nil {
 			return l, err
 		}
 	}
 	if in.qualified {
 		return nil, nil
 	}
-	return e.lookupRepoSuffix(ctx, sys, in.name, pinned)
+	return st.lookupRepoSuffix(ctx, in.name)
 }
 
 // fits reports whether a found image may be used for a pull that pins
@@ -86,7 +87,8 @@ func fits(l *local, pinned *platform.Platform) bool {
 // localCandidates lists the names under which the input may be stored: for
 // a short name the alias, localhost/ and the unqualified-search registries;
 // otherwise the name itself (":latest" added).
-func localCandidates(sys *types.SystemContext, in input) ([]reference.Named, error) {
+func (st *pullState) localCandidates() ([]reference.Named, error) {
+	in := st.in
 	if in.qualified {
 		named, err := in.qualifiedName()
 		if err != nil {
@@ -94,7 +96,7 @@ func localCandidates(sys *types.SystemContext, in input) ([]reference.Named, err
 		}
 		return []reference.Named{named}, nil
 	}
-	names, err := shortnames.ResolveLocally(sys, in.name)
+	names, err := shortnames.ResolveLocally(&st.sys, in.name)
 	if err != nil {
 		return nil, fmt.Errorf("resolving %q locally: %w", in.raw, pullerrors.Wrap(pullerrors.InvalidArgument, err))
 	}
@@ -106,7 +108,10 @@ func localCandidates(sys *types.SystemContext, in input) ([]reference.Named, err
 	return names, nil
 }
 
-func (e *Engine) lookupName(ctx context.Context, sys *types.SystemContext, named reference.Named, pinned *platform.Platform) (*local, error) {
+// lookupName finds the image stored under named; a manifest list stored
+// there stands for its instance for the pull's platform (listInstance).
+func (st *pullState) lookupName(ctx context.Context, named reference.Named) (*local, error) {
+	e := st.e
 	ref, err := istorage.Transport.ParseStoreReference(e.store, named.String())
 	if err != nil {
 		return nil, invalidReference(named.String(), err)
@@ -119,16 +124,18 @@ func (e *Engine) lookupName(ctx context.Context, sys *types.SystemContext, named
 		return nil, fmt.Errorf("looking up %s: %w", named, pullerrors.Wrap(pullerrors.Storage, err))
 	}
 	l := &local{image: img, name: named.String()}
-	if e.inspect(ctx, sys, l) {
-		return e.listInstance(ctx, sys, l, pinned)
+	if st.inspect(ctx, l) {
+		return st.listInstance(ctx, l)
 	}
 	return l, nil
 }
 
 // listInstance turns a manifest list found under a name into the stored
-// instance for the pinned platform (the host's if none), as Podman does
-// with its local manifest lists. No stored instance: not found.
-func (e *Engine) listInstance(ctx context.Context, sys *types.SystemContext, list *local, pinned *platform.Platform) (*local, error) {
+// instance for the pull's platform (the pinned one, else the host's: the
+// pull's SystemContext carries the choice), as Podman does with its local
+// manifest lists. No stored instance: not found.
+func (st *pullState) listInstance(ctx context.Context, list *local) (*local, error) {
+	e := st.e
 	raw, err := e.store.ImageBigData(list.image.ID, storage.ImageDigestBigDataKey)
 	if err != nil {
 		return nil, nil
@@ -137,11 +144,7 @@ func (e *Engine) listInstance(ctx context.Context, sys *types.SystemContext, lis
 	if err != nil {
 		return nil, nil
 	}
-	choice := *sys
-	if pinned != nil {
-		choice.OSChoice, choice.ArchitectureChoice, choice.VariantChoice = pinned.OS, pinned.Architecture, pinned.Variant
-	}
-	d, err := ml.ChooseInstance(&choice)
+	d, err := ml.ChooseInstance(&st.sys)
 	if err != nil {
 		return nil, nil
 	}
@@ -150,12 +153,13 @@ func (e *Engine) listInstance(ctx context.Context, sys *types.SystemContext, lis
 		return nil, nil
 	}
 	l := &local{image: imgs[0], name: list.name}
-	e.inspect(ctx, sys, l)
+	st.inspect(ctx, l)
 	return l, nil
 }
 
-func (e *Engine) lookupID(ctx context.Context, sys *types.SystemContext, id string) (*local, error) {
-	img, err := e.store.Image(id)
+// lookupID finds the image whose ID is id or starts with it.
+func (st *pullState) lookupID(ctx context.Context, id string) (*local, error) {
+	img, err := st.e.store.Image(id)
 	if errors.Is(err, storage.ErrImageUnknown) || errors.Is(err, storage.ErrNotAnImage) {
 		return nil, nil
 	}
@@ -166,7 +170,7 @@ func (e *Engine) lookupID(ctx context.Context, sys *types.SystemContext, id stri
 		return nil, nil // matched a name, not an ID prefix
 	}
 	l := &local{image: img, byID: true}
-	e.inspect(ctx, sys, l)
+	st.inspect(ctx, l)
 	return l, nil
 }
 
@@ -174,16 +178,16 @@ func (e *Engine) lookupID(ctx context.Context, sys *types.SystemContext, id stri
 // the store, its manifest and config parse) and records its platform. It
 // reports whether the image is a manifest list (which has no layers, and
 // is healthy).
-func (e *Engine) inspect(ctx context.Context, sys *types.SystemContext, l *local) (isList bool) {
+func (st *pullState) inspect(ctx context.Context, l *local) (isList bool) {
 	for id := l.image.TopLayer; id != ""; {
-		layer, err := e.store.Layer(id)
+		layer, err := st.e.store.Layer(id)
 		if err != nil {
 			l.corrupted = fmt.Errorf("layer %s of image %s: %w", id, l.image.ID, err)
 			return false
 		}
 		id = layer.Parent
 	}
-	p, isList, err := e.imagePlatform(ctx, sys, l.image.ID)
+	p, isList, err := st.imagePlatform(ctx, l.image.ID)
 	if err != nil && !isList {
 		l.corrupted = err
 		return false
@@ -194,8 +198,9 @@ func (e *Engine) inspect(ctx context.Context, sys *types.SystemContext, l *local
 
 // imagePlatform reads the platform an image's config declares. A manifest
 // list stored as an image has none: isList is then true.
-func (e *Engine) imagePlatform(ctx context.Context, sys *types.SystemContext, id string) (p platform.Platform, isList bool, err error) {
-	ref, err := istorage.Transport.NewStoreReference(e.store, nil, id)
+func (st *pullState) imagePlatform(ctx context.Context, id string) (p platform.Platform, isList bool, err error) {
+	sys := &st.sys
+	ref, err := istorage.Transport.NewStoreReference(st.e.store, nil, id)
 	if err != nil {
 		return p, false, err
 	}
@@ -223,12 +228,12 @@ func (e *Engine) imagePlatform(ctx context.Context, sys *types.SystemContext, id
 }
 
 // describe builds the Result's view of a stored image.
-func (e *Engine) describe(ctx context.Context, sys *types.SystemContext, img *storage.Image, pulled digest.Digest) Image {
-	out := e.describeStored(img)
+func (st *pullState) describe(ctx context.Context, img *storage.Image, pulled digest.Digest) Image {
+	out := st.e.describeStored(img)
 	if pulled != "" {
 		out.Digest = pulled
 	}
-	if p, _, err := e.imagePlatform(ctx, sys, img.ID); err == nil {
+	if p, _, err := st.imagePlatform(ctx, img.ID); err == nil {
 		out.Platform = p
 	}
 	return out

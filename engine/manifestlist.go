@@ -50,7 +50,7 @@ func (st *pullState) pullList(ctx context.Context, named reference.Named) error 
 	if err != nil {
 		return invalidReference(named.String(), err)
 	}
-	top, err := fetchTopManifest(ctx, &st.sys, src)
+	top, err := st.fetchTopManifest(ctx, src)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (st *pullState) pullList(ctx context.Context, named reference.Named) error 
 		if err != nil {
 			return err
 		}
-		images = append(images, st.e.describe(ctx, &st.sys, img, d))
+		images = append(images, st.describe(ctx, img, d))
 	}
 	listID, err := st.e.storeList(named, top.raw)
 	if err != nil {

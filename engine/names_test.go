@@ -10,6 +10,7 @@ import (
 	"github.com/pullengine/pullengine/enginetest"
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/policy"
+	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/storage"
 )
 
@@ -78,6 +79,39 @@ func TestShortNameAlias(t *testing.T) {
 	}
 	if n := search.Requests.Total(); n != 0 {
 		t.Errorf("the search registry saw %d requests; an alias must not fan out", n)
+	}
+}
+
+// A short name's resolution is told to progress, as libimage writes it to
+// the pull's output: a Resolving event whose Message says how.
+func TestShortNameResolvingMessage(t *testing.T) {
+	target := enginetest.NewRegistry(t)
+	target.Push(t, "real/name:latest", enginetest.Files{"a": "1"})
+	e := enginetest.NewEngine(t, enginetest.WithRegistry(target), enginetest.WithAlias("nick", target.Host+"/real/name"))
+
+	rec := &recorder{}
+	if _, err := e.Pull(context.Background(), "nick", policy.Missing, &engine.PullOptions{Progress: rec}); err != nil {
+		t.Fatal(err)
+	}
+	var said []string
+	for _, ev := range rec.events {
+		if ev.Kind == progress.Resolving && ev.Message != "" {
+			said = append(said, ev.Message)
+		}
+	}
+	if len(said) != 1 || !strings.HasPrefix(said[0], `Resolved "nick" as an alias (`) {
+		t.Errorf("Resolving messages %q, want one saying nick was resolved as an alias", said)
+	}
+
+	// A qualified name needs no resolution: nothing is said.
+	rec = &recorder{}
+	if _, err := e.Pull(context.Background(), target.Host+"/real/name", policy.Always, &engine.PullOptions{Progress: rec}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range rec.events {
+		if ev.Kind == progress.Resolving && ev.Message != "" {
+			t.Errorf("a qualified name's pull said %q", ev.Message)
+		}
 	}
 }
 

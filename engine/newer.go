@@ -17,19 +17,20 @@ import (
 // image: first with a manifest HEAD (cheap; registries like Docker Hub do
 // not count it against pull limits), then, when the digest differs and the
 // manifest is a list, by the instance for the wanted platform.
-func (e *Engine) remoteMatches(ctx context.Context, sys *types.SystemContext, src types.ImageReference, loc *local) (bool, error) {
+func (st *pullState) remoteMatches(ctx context.Context, src types.ImageReference, loc *local) (bool, error) {
+	sys := &st.sys
 	d, err := docker.GetDigest(ctx, sys, src)
 	switch {
 	case err == nil && hasDigest(loc.image, d):
 		return true, nil
-	case err == nil && !e.fromList(loc.image):
+	case err == nil && !st.e.fromList(loc.image):
 		// The digest changed and the local image did not come through a
 		// manifest list, so there is no instance to compare: copy. (Should
 		// the tag have become a list whose instance we hold, the copy
 		// reuses every blob.)
 		return false, nil
 	}
-	top, err := fetchTopManifest(ctx, sys, src)
+	top, err := st.fetchTopManifest(ctx, src)
 	if err != nil {
 		return false, err
 	}

@@ -13,9 +13,10 @@ import (
 // platformNotFound rewrites c/image's "no image found in manifest list"
 // into an error that says which platforms the list offers, so the user sees
 // at once whether a typo or a missing build is to blame. It costs one more
-// manifest GET, on the failure path only.
-func (e *Engine) platformNotFound(ctx context.Context, sys *types.SystemContext, src types.ImageReference, want platform.Platform, cause error) error {
-	offered, err := listPlatforms(ctx, sys, src)
+// manifest GET, on the failure path only. The pull has pinned a platform.
+func (st *pullState) platformNotFound(ctx context.Context, src types.ImageReference, cause error) error {
+	want := *st.pinned
+	offered, err := st.listPlatforms(ctx, src)
 	if err != nil || len(offered) == 0 {
 		return cause
 	}
@@ -24,8 +25,8 @@ func (e *Engine) platformNotFound(ctx context.Context, sys *types.SystemContext,
 }
 
 // listPlatforms returns the platforms of the manifest list src names.
-func listPlatforms(ctx context.Context, sys *types.SystemContext, src types.ImageReference) ([]string, error) {
-	top, err := fetchTopManifest(ctx, sys, src)
+func (st *pullState) listPlatforms(ctx context.Context, src types.ImageReference) ([]string, error) {
+	top, err := st.fetchTopManifest(ctx, src)
 	if err != nil || top.list == nil {
 		return nil, err
 	}

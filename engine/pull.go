@@ -176,7 +176,7 @@ var requestText = map[decide.Request]string{
 func (st *pullState) pullName(ctx context.Context) error {
 	effective, reason := decide.Effective(st.policy, st.pinned != nil)
 	st.setPolicy(effective, reason)
-	loc, err := st.e.lookupLocal(ctx, &st.sys, st.in, st.pinned)
+	loc, err := st.lookupLocal(ctx)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,9 @@ type PullOptions struct {
 	// containers.conf [engine] retry (3 when unset).
 	MaxRetries *int
 	// RetryDelay is the delay before every retry, fixed, as Podman's
-	// --retry-delay (a longer Retry-After from the registry wins). Zero:
+	// --retry-delay. A registry's Retry-After is honoured by
+	// containers/image within one attempt (retry.go); it does not reach
+	// the engine's retries. Zero:
 	// containers.conf retry_delay (also fixed), else Podman's backoff: 1s,
 	// 2s, 4s, ... capped at 30s, with up to 10% jitter.
 	RetryDelay time.Duration

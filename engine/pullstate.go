@@ -13,10 +13,13 @@ import (
 
 // pullState is one Pull from its first step to its last: what was asked,
 // the options that apply, where progress goes, and the Result being built.
-// Its methods are the steps of pull.go (parse → normalize → lookup →
-// decide → resolve → copy → report); the Engine keeps only what outlives a
-// pull (store, configuration, shared transfers). A pullState belongs to one
-// goroutine.
+// Its methods are the steps of the pull, in run()'s order: read the
+// configuration → parse and normalize the name → resolve the options →
+// look up the local image → decide → resolve the candidates → copy →
+// report (doc.go maps them to files). The Engine keeps only what outlives
+// a pull (store, configuration, shared transfers). A pullState belongs to
+// one goroutine: a shared transfer gets a transferSpec (copy.go), never
+// the pullState.
 type pullState struct {
 	e *Engine
 	// name is the name as given; in is what parsing made of it.
@@ -26,7 +29,7 @@ type pullState struct {
 	// once the configuration is read.
 	policy policy.Policy
 	// o is the caller's options, copied: Pull never writes to them.
-	// resolveOptions (resolve.go) checks them and sets the fields below
+	// resolveOptions (resolveoptions.go) checks them and sets the fields below
 	// up to cfg; later steps read those and check nothing.
 	o PullOptions
 	// request is the kind of pull the input and options make.
@@ -43,6 +46,9 @@ type pullState struct {
 	dec decryption
 	// retries is the retry budget of a failed copy.
 	retries retrySettings
+	// auth is the auth file written for RegistryCredentials, nil without
+	// them; st.sys.AuthFilePath names it.
+	auth *authFile
 	// maxTags bounds the tags an AllTags pull accepts.
 	maxTags int
 	// cfg is the host configuration this pull applies.

@@ -85,7 +85,7 @@ func (st *pullState) tryCandidate(ctx context.Context, named reference.Named, lo
 		return nil, "", invalidReference(named.String(), err)
 	}
 	if action == decide.PullIfNewer && loc != nil {
-		same, err := e.remoteMatches(ctx, &st.sys, src, loc)
+		same, err := st.remoteMatches(ctx, src, loc)
 		if err != nil {
 			return nil, "", err
 		}
@@ -100,7 +100,7 @@ func (st *pullState) tryCandidate(ctx context.Context, named reference.Named, lo
 	}
 	img, pulled, err := st.copyToStore(ctx, src, named.String())
 	if err != nil && st.pinned != nil && pullerrors.Classify(err) == pullerrors.PlatformNotFound {
-		err = e.platformNotFound(ctx, &st.sys, src, *st.pinned, err)
+		err = st.platformNotFound(ctx, src, err)
 	}
 	if err == nil && st.pinned != nil {
 		st.keepDisplaced(ctx, holder, img, named)
@@ -117,8 +117,8 @@ type topManifest struct {
 
 // fetchTopManifest GETs src's top-level manifest and parses it when it is
 // a list. A list that does not parse is an Integrity error.
-func fetchTopManifest(ctx context.Context, sys *types.SystemContext, src types.ImageReference) (topManifest, error) {
-	is, err := src.NewImageSource(ctx, sys)
+func (st *pullState) fetchTopManifest(ctx context.Context, src types.ImageReference) (topManifest, error) {
+	is, err := src.NewImageSource(ctx, &st.sys)
 	if err != nil {
 		return topManifest{}, err
 	}

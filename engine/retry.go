@@ -54,7 +54,7 @@ const (
 // else containers.conf retry), each after lim.delay (PullOptions.RetryDelay,
 // else containers.conf retry_delay: a fixed delay, as Podman waits), or,
 // when neither sets a delay, after 1s, 2s, 4s... (Podman's backoff); see
-// retryLimits in resolve.go. The context
+// retryLimits in resolveoptions.go. The context
 // bounds it all: its end stops the wait, and a wait that would outlast its
 // deadline is not started. Every retry is announced on rep (a Retrying
 // event) before the wait.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/pkg/shortnames"
 	"go.podman.io/image/v5/pkg/sysregistriesv2"
@@ -34,25 +35,32 @@ func (st *pullState) pullCandidates(loc *local) ([]reference.Named, error) {
 		}
 		return []reference.Named{named}, nil
 	}
-	return resolveShortName(&st.sys, in.name)
+	names, how, err := resolveShortName(&st.sys, in.name)
+	if how != "" {
+		// What libimage writes to the pull's output before the first
+		// candidate ("Resolved "alpine" as an alias (...)").
+		st.rep.Emit(progress.Event{Kind: progress.Resolving, Ref: st.shown(), Message: how})
+	}
+	return names, err
 }
 
 // resolveShortName resolves a (possibly short) name through registries.conf
 // without ever prompting: an embedded library has no terminal to ask on.
-// Enforcing mode with several candidates is an error naming them.
-func resolveShortName(sys *types.SystemContext, name string) ([]reference.Named, error) {
+// Enforcing mode with several candidates is an error naming them. how says
+// how the name was resolved (an alias, the unqualified-search
+// registries), "" when there is nothing to say.
+func resolveShortName(sys *types.SystemContext, name string) (names []reference.Named, how string, err error) {
 	mode, err := sysregistriesv2.GetShortNameMode(sys)
 	if err != nil {
-		return nil, fmt.Errorf("reading short-name mode: %w", pullerrors.Wrap(pullerrors.InvalidArgument, err))
+		return nil, "", fmt.Errorf("reading short-name mode: %w", pullerrors.Wrap(pullerrors.InvalidArgument, err))
 	}
 	noPrompt := *sys
 	disabled := types.ShortNameModeDisabled
 	noPrompt.ShortNameMode = &disabled
 	resolved, err := shortnames.Resolve(&noPrompt, name)
 	if err != nil {
-		return nil, fmt.Errorf("resolving short name %q: %w", name, pullerrors.Wrap(pullerrors.InvalidArgument, err))
+		return nil, "", fmt.Errorf("resolving short name %q: %w", name, pullerrors.Wrap(pullerrors.InvalidArgument, err))
 	}
-	var names []reference.Named
 	for _, c := range resolved.PullCandidates {
 		names = append(names, c.Value)
 	}
@@ -61,8 +69,8 @@ func resolveShortName(sys *types.SystemContext, name string) ([]reference.Named,
 		for i, n := range names {
 			list[i] = n.String()
 		}
-		return nil, pullerrors.Errorf(pullerrors.InvalidReference, "short name %q is ambiguous and short-name-mode is enforcing: it could be any of %s; use a fully qualified name or add an alias in registries.conf",
+		return nil, "", pullerrors.Errorf(pullerrors.InvalidReference, "short name %q is ambiguous and short-name-mode is enforcing: it could be any of %s; use a fully qualified name or add an alias in registries.conf",
 			name, strings.Join(list, ", "))
 	}
-	return names, nil
+	return names, resolved.Description(), nil
 }

@@ -41,7 +41,8 @@ import (
 
 // wrapSource returns the reference copy.Image should read from: src, or a
 // wrapper whose image source resumes blobs and enforces sizes and limits.
-func (e *Engine) wrapSource(st *pullState, rep *report.Reporter, src types.ImageReference) types.ImageReference {
+func (t *transferSpec) wrapSource(rep *report.Reporter, src types.ImageReference) types.ImageReference {
+	e := t.e
 	registry := src.Transport().Name() == "docker"
 	if !registry && !e.limits.set() {
 		return src
@@ -49,7 +50,7 @@ func (e *Engine) wrapSource(st *pullState, rep *report.Reporter, src types.Image
 	if registry && partialPullsActive(e.store) && !e.limits.set() {
 		return src
 	}
-	if needsSigstore(st.cfg.policy) {
+	if needsSigstore(t.cfg.policy) {
 		if e.limits.set() {
 			e.log.Warn("the signature policy needs sigstore signatures, which a wrapped source would hide: Limits are not enforced for this pull", "image", describeRef(src))
 		}

@@ -44,7 +44,7 @@ func TestWrapSourceDecision(t *testing.T) {
 	}
 	defer func() { _, _ = store.Shutdown(true) }()
 	accept := &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}}
-	sys := &pullState{cfg: &settings{policy: accept}}
+	cfg := &settings{policy: accept}
 	registry, err := alltransports.ParseImageName("docker://example.com/a/b:c")
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +70,8 @@ func TestWrapSourceDecision(t *testing.T) {
 		if tc.partial {
 			e.store = overlayStore{store} // only overlay applies partial layers
 		}
-		_, wrapped := e.wrapSource(sys, nil, tc.ref).(*wrappedRef)
+		tr := &transferSpec{e: e, cfg: cfg}
+		_, wrapped := tr.wrapSource(nil, tc.ref).(*wrappedRef)
 		if wrapped != tc.wrapped {
 			t.Errorf("%s: wrapped %v, want %v", tc.name, wrapped, tc.wrapped)
 		}

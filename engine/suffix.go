@@ -7,10 +7,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
-	"github.com/pullengine/pullengine/platform"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/pkg/shortnames"
-	"go.podman.io/image/v5/types"
 )
 
 // lookupRepoSuffix is the last step of libimage's local lookup
@@ -19,7 +17,7 @@ import (
 // boundary and whose tag (or digest) is the one asked. "bb:1" finds
 // "127.0.0.1:5555/team/bb:1", "team/bb:1" too, "b:1" does not. The
 // first match in the store's order wins, as in libimage.
-func (e *Engine) lookupRepoSuffix(ctx context.Context, sys *types.SystemContext, name string, pinned *platform.Platform) (*local, error) {
+func (st *pullState) lookupRepoSuffix(ctx context.Context, name string) (*local, error) {
 	if !shortnames.IsShortName(name) {
 		return nil, nil
 	}
@@ -39,7 +37,7 @@ func (e *Engine) lookupRepoSuffix(ctx context.Context, sys *types.SystemContext,
 	} else if t, ok := asked.(reference.NamedTagged); ok {
 		tag = t.Tag()
 	}
-	images, err := e.store.Images()
+	images, err := st.e.store.Images()
 	if err != nil {
 		return nil, fmt.Errorf("listing local images: %w", pullerrors.Wrap(pullerrors.Storage, err))
 	}
@@ -49,11 +47,11 @@ func (e *Engine) lookupRepoSuffix(ctx context.Context, sys *types.SystemContext,
 			if candidate == nil {
 				continue
 			}
-			l, err := e.lookupName(ctx, sys, candidate, pinned)
+			l, err := st.lookupName(ctx, candidate)
 			if err != nil {
 				return nil, err
 			}
-			if fits(l, pinned) {
+			if fits(l, st.pinned) {
 				return l, nil
 			}
 		}

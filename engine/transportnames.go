@@ -39,7 +39,9 @@ type source struct {
 	close func()
 }
 
-// openSource applies design.md's naming table to a transport reference.
+// openSource applies the naming rules of non-registry sources (README
+// "Behaviour": what the source says, normalized, else by ID) to a
+// transport reference.
 // Errors are classified here, where it is known what failed: a missing
 // archive is NotFound, an archive or layout holding several images with
 // none chosen is InvalidReference and lists what it holds.

@@ -68,7 +68,7 @@ func (st *pullState) pullTransport(ctx context.Context) error {
 func (st *pullState) sourceError(ctx context.Context, ref types.ImageReference, err error) error {
 	switch {
 	case st.pinned != nil && pullerrors.Classify(err) == pullerrors.PlatformNotFound:
-		return st.e.platformNotFound(ctx, &st.sys, ref, *st.pinned, err)
+		return st.platformNotFound(ctx, ref, err)
 	case ref.Transport().Name() == "docker-daemon" && isDialError(err):
 		return pullerrors.Wrap(pullerrors.Unavailable, err)
 	}

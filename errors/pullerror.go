@@ -50,9 +50,12 @@ type PullError struct {
 	// requires authentication". Kind keeps the status the registry gave:
 	// Unauthorized (401) for a 401, Denied (403) for an explicit 403.
 	MaybeNotFound bool
-	// Authenticated records that credentials were sent to the registry for
-	// every candidate (see WithAuthenticated). A registry's refusal then
-	// means the given credentials are not allowed, and the message says so.
+	// Authenticated records that credentials were sent for the pull as a
+	// whole (see WithAuthenticated): the engine sets it for a refusal that
+	// came before any candidate (a tag list), asking of the name what it
+	// asks of each candidate (CandidateError.Authenticated). A registry's
+	// refusal then means the given credentials are not allowed, and the
+	// message says so.
 	Authenticated bool
 
 	// errDecides is set when Kind came from Err rather than the candidates.
@@ -69,9 +72,11 @@ type CandidateError struct {
 	Name string
 	// Err is the error pulling Name failed with.
 	Err error
-	// Authenticated records that credentials were sent to Name's registry:
-	// an explicit credential option of the pull, or an entry for that
-	// registry in the auth file or a credential helper. It decides whether a
+	// Authenticated records that credentials were sent to the registry
+	// Name is pulled from (after a registries.conf location rewrite): the
+	// pull's explicit credentials when the rewrite keeps Name's registry,
+	// else an entry for that registry in the auth file (AuthFilePath,
+	// RegistryCredentials) or a credential helper. It decides whether a
 	// registry's refusal means "does not exist or requires authentication"
 	// (anonymous) or "access denied for the given credentials".
 	Authenticated bool
@@ -118,11 +123,11 @@ func (c CandidateError) MarshalJSON() ([]byte, error) {
 // registry's body, whatever its message, a bare 403 status) stays Denied; a
 // 401, and the DENIED that containers/image makes of a 401 insufficient_scope
 // challenge (Docker Hub's answer for a missing or private repository: the
-// default message, no detail), is Unauthorized. The engine must set CandidateError.Authenticated for each
-// candidate to whether it sent credentials to that registry (pull options, or
-// config.GetCredentials for the registry found an entry), or call
-// WithAuthenticated when it knows only "credentials were given" for the pull
-// as a whole.
+// default message, no detail), is Unauthorized. The engine sets
+// CandidateError.Authenticated for each failed candidate to whether it sent
+// credentials to that candidate's registry, and calls WithAuthenticated
+// only for a refusal before any candidate, with the same answer for the
+// name.
 //
 // Errors whose text is longer than MaxErrorText are kept as Bound leaves
 // them, so a PullError never holds a registry's huge error body.
@@ -137,8 +142,9 @@ func New(name string, err error, candidates ...CandidateError) *PullError {
 
 // WithAuthenticated records whether credentials were sent for this pull (to
 // every candidate's registry), re-derives Kind and MaybeNotFound, and returns
-// e. Use it when credentials were given as a pull option; when only some
-// registries had credentials, set CandidateError.Authenticated instead.
+// e. The engine uses it when no candidate was tried; with candidates it sets
+// each CandidateError.Authenticated instead, since only some registries may
+// have had credentials.
 func (e *PullError) WithAuthenticated(authenticated bool) *PullError {
 	e.Authenticated = authenticated
 	for i := range e.Candidates {

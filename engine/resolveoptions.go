@@ -91,7 +91,8 @@ func (st *pullState) applyTransportOptions() {
 }
 
 // applyRegistryCredentials writes PullOptions.RegistryCredentials as the
-// pull's auth file (credentials.go), removed when the pull ends.
+// pull's auth file (credentials.go), which the pull holds until it ends.
+// A transfer the pull starts holds it too (transferSpec.auth).
 func (st *pullState) applyRegistryCredentials() error {
 	if len(st.o.RegistryCredentials) == 0 {
 		return nil
@@ -99,12 +100,13 @@ func (st *pullState) applyRegistryCredentials() error {
 	if st.o.AuthFilePath != "" {
 		return pullerrors.Errorf(pullerrors.InvalidArgument, "RegistryCredentials and AuthFilePath were both given; use one")
 	}
-	path, remove, err := writeRegistryCredentials(st.e.sys.BigFilesTemporaryDir, st.o.RegistryCredentials)
+	auth, err := writeRegistryCredentials(st.e.sys.BigFilesTemporaryDir, st.o.RegistryCredentials)
 	if err != nil {
 		return err
 	}
-	st.cleanups = append(st.cleanups, remove)
-	st.sys.AuthFilePath = path
+	st.auth = auth
+	st.cleanups = append(st.cleanups, auth.release)
+	st.sys.AuthFilePath = auth.path
 	return nil
 }
 
