@@ -50,7 +50,6 @@ func (f *serveFlags) handlerOptions(logger *slog.Logger) httpapi.Options {
 		MaxRetries:         maxRetries,
 		MaxTags:            f.maxTags,
 		AllowedPaths:       f.allowPaths,
-		AllowedStores:      f.allowStores,
 		HostCheck:          f.listen != "" || f.tcp,
 		AllowedHosts:       f.allowHosts,
 	}
