@@ -127,14 +127,18 @@ func (e *Engine) lookupName(ctx context.Context, sys *types.SystemContext, named
 
 // listInstance turns a manifest list found under a name into the stored
 // instance for the pinned platform (the host's if none), as Podman does
-// with its local manifest lists. No stored instance: not found.
+// with its local manifest lists. No stored instance: not found. A stored
+// list that cannot be read or parsed is not found either (the pull fetches
+// it again), and the reason is logged, so that a damaged store is seen.
 func (e *Engine) listInstance(ctx context.Context, sys *types.SystemContext, list *local, pinned *platform.Platform) (*local, error) {
 	raw, err := e.store.ImageBigData(list.image.ID, storage.ImageDigestBigDataKey)
 	if err != nil {
+		e.log.WarnContext(ctx, "cannot read the stored manifest list; treating the image as not stored", "image", list.image.ID, "name", list.name, "err", err)
 		return nil, nil
 	}
 	ml, err := manifest.ListFromBlob(raw, manifest.GuessMIMEType(raw))
 	if err != nil {
+		e.log.WarnContext(ctx, "cannot parse the stored manifest list; treating the image as not stored", "image", list.image.ID, "name", list.name, "err", err)
 		return nil, nil
 	}
 	choice := *sys
@@ -219,7 +223,7 @@ func (e *Engine) imagePlatform(ctx context.Context, sys *types.SystemContext, id
 	if err != nil {
 		return p, false, fmt.Errorf("reading config of image %s: %w", id, err)
 	}
-	return platform.Normalize(platform.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}), false, nil
+	return platform.Normalize(platform.FromOCI(cfg.Platform)), false, nil
 }
 
 // describe builds the Result's view of a stored image.

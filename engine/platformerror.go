@@ -35,8 +35,7 @@ func listPlatforms(ctx context.Context, sys *types.SystemContext, src types.Imag
 		if err != nil || info.ReadOnly.Platform == nil {
 			continue
 		}
-		p := info.ReadOnly.Platform
-		out = append(out, platform.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}.String())
+		out = append(out, platform.FromOCI(*info.ReadOnly.Platform).String())
 	}
 	return out, nil
 }
