@@ -96,7 +96,7 @@ func TestCredentialsNeverInProgress(t *testing.T) {
 	for _, password := range []string{canary, canary + "-wrong"} {
 		var lines bytes.Buffer
 		rec := &recorder{}
-		sink := progress.SinkFunc(func(ev progress.Event) { rec.Emit(ev); progress.NewJSONLines(&lines).Emit(ev) })
+		sink := progress.SinkFunc(func(ev progress.Event) { rec.Emit(ev); progress.NewJSONLines(&lines, nil).Emit(ev) })
 		_, _ = e.Pull(context.Background(), reg.Host+"/private/app:v1", policy.Always,
 			&engine.PullOptions{Username: "alice", Password: password, Progress: sink})
 		for _, ev := range rec.events {

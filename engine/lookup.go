@@ -133,15 +133,19 @@ func (st *pullState) lookupName(ctx context.Context, named reference.Named) (*lo
 // listInstance turns a manifest list found under a name into the stored
 // instance for the pull's platform (the pinned one, else the host's: the
 // pull's SystemContext carries the choice), as Podman does with its local
-// manifest lists. No stored instance: not found.
+// manifest lists. No stored instance: not found. A stored list that cannot
+// be read or parsed is not found either (the pull fetches it again), and
+// the reason is logged, so that a damaged store is seen.
 func (st *pullState) listInstance(ctx context.Context, list *local) (*local, error) {
 	e := st.e
 	raw, err := e.store.ImageBigData(list.image.ID, storage.ImageDigestBigDataKey)
 	if err != nil {
+		e.log.WarnContext(ctx, "cannot read the stored manifest list; treating the image as not stored", "image", list.image.ID, "name", list.name, "err", err)
 		return nil, nil
 	}
 	ml, err := manifest.ListFromBlob(raw, manifest.GuessMIMEType(raw))
 	if err != nil {
+		e.log.WarnContext(ctx, "cannot parse the stored manifest list; treating the image as not stored", "image", list.image.ID, "name", list.name, "err", err)
 		return nil, nil
 	}
 	d, err := ml.ChooseInstance(&st.sys)
@@ -224,7 +228,7 @@ func (st *pullState) imagePlatform(ctx context.Context, id string) (p platform.P
 	if err != nil {
 		return p, false, fmt.Errorf("reading config of image %s: %w", id, err)
 	}
-	return platform.Normalize(platform.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}), false, nil
+	return platform.Normalize(platform.FromOCI(cfg.Platform)), false, nil
 }
 
 // describe builds the Result's view of a stored image.

@@ -106,7 +106,7 @@ func chooseInstances(list manifest.List, o *PullOptions) ([]digest.Digest, error
 		}
 		var p platform.Platform
 		if info.ReadOnly.Platform != nil {
-			p = platform.Platform{OS: info.ReadOnly.Platform.OS, Architecture: info.ReadOnly.Platform.Architecture, Variant: info.ReadOnly.Platform.Variant}
+			p = platform.FromOCI(*info.ReadOnly.Platform)
 		}
 		offered = append(offered, p)
 	}

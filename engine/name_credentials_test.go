@@ -43,7 +43,7 @@ func TestCredentialsInNamesNeverShow(t *testing.T) {
 			logs.Reset()
 			var lines bytes.Buffer
 			rec := &recorder{}
-			jsonLines := progress.NewJSONLines(&lines)
+			jsonLines := progress.NewJSONLines(&lines, nil)
 			sink := progress.SinkFunc(func(ev progress.Event) { rec.Emit(ev); jsonLines.Emit(ev) })
 			_, err := e.Pull(context.Background(), name, policy.Always, &engine.PullOptions{Progress: sink})
 			if k := pullerrors.Classify(err); k != pullerrors.InvalidReference {

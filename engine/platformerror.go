@@ -36,8 +36,7 @@ func (st *pullState) listPlatforms(ctx context.Context, src types.ImageReference
 		if err != nil || info.ReadOnly.Platform == nil {
 			continue
 		}
-		p := info.ReadOnly.Platform
-		out = append(out, platform.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}.String())
+		out = append(out, platform.FromOCI(*info.ReadOnly.Platform).String())
 	}
 	return out, nil
 }

@@ -20,7 +20,8 @@ package engine
 // Only when those fail does the error reach the engine; its headers (a
 // Retry-After on a 503, or after the fifth 429) are gone by then. The
 // engine honours a Retry-After only where an error carries one
-// (pullerrors.RetryAfterError).
+// (pullerrors.RetryAfterError): the answers its own client reads (tag
+// lists, resumed blob reads; internal/registryclient.ResponseError).
 //
 // A copy retried by the engine reuses every layer the failed attempt
 // committed to the store: only what is missing is fetched again.

@@ -109,10 +109,29 @@ func (e *Engine) isOwnStore(spec storeSpecification) bool {
 // storeAllowed reports whether root is one of the allowed stores' graph
 // roots and exists (an allowed store is opened, never created).
 func (e *Engine) storeAllowed(root string) bool {
+	if !e.AllowsStore(root) {
+		return false
+	}
+	fi, err := os.Stat(root)
+	return err == nil && fi.IsDir()
+}
+
+// AllowedStores returns the graph roots of Options.AllowedStores, cleaned,
+// without empty strings: the other stores a containers-storage: name may
+// read from. A server in front of the Engine (httpapi) asks it rather than
+// keeping a list of its own.
+func (e *Engine) AllowedStores() []string {
+	return append([]string(nil), e.allowedStores...)
+}
+
+// AllowsStore reports whether root (an absolute graph root) is one of
+// Options.AllowedStores, compared after cleaning and, where the paths
+// exist, resolving symlinks. Whether the store exists is checked when a
+// pull opens it.
+func (e *Engine) AllowsStore(root string) bool {
 	for _, allowed := range e.allowedStores {
 		if sameDir(root, allowed) {
-			fi, err := os.Stat(root)
-			return err == nil && fi.IsDir()
+			return true
 		}
 	}
 	return false

@@ -41,11 +41,7 @@ func Truncate(s string, limit int) string {
 	if len(s) <= limit {
 		return s
 	}
-	cut := max(limit-len(TruncatedSuffix), 0)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + TruncatedSuffix
+	return safetext.Prefix(s, limit-len(TruncatedSuffix)) + TruncatedSuffix
 }
 
 // Sanitize makes text from a registry (or any other untrusted source) safe to

@@ -51,8 +51,8 @@ func permanentContent(err error) bool {
 }
 
 // RetryAfterError carries the delay a registry asked for (its Retry-After
-// header) with the error it came with. Fault-handling code attaches it where
-// it sees the response; Classify looks through it (alone, with a nil Err, it
+// header) with the error it came with. The engine's own registry client
+// attaches it where it sees the response (tag lists, resumed blob reads); Classify looks through it (alone, with a nil Err, it
 // is RateLimited) and RetryAfter finds it.
 type RetryAfterError struct {
 	// After is how long to wait before retrying.

@@ -18,7 +18,7 @@
 //
 //	reference     the image to pull (required; registry names and image IDs,
 //	              and local transports the operator allowed: Options.AllowedPaths,
-//	              Options.AllowedStores; at most MaxReferenceLength bytes)
+//	              engine.Options.AllowedStores; at most MaxReferenceLength bytes)
 //	policy        always (the default, as libpod), missing, newer, never
 //	Arch, OS, Variant  the platform to choose from a manifest list
 //	tlsVerify     false to skip TLS verification (default: registries.conf)

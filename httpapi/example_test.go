@@ -18,7 +18,7 @@ import (
 //	    'http://d/v5.0.0/libpod/images/pull?reference=quay.io/libpod/alpine:latest'
 //
 // or `podman --remote --url unix:///run/pullengine.sock pull quay.io/libpod/alpine`.
-// httpapi.NewHandler(e) serves with the defaults; an Options value sets
+// httpapi.NewHandler(e, nil) serves with the defaults; an Options value sets
 // the log and the limits.
 func ExampleNewHandler() {
 	e, err := engine.New(engine.Options{}) // the host's store and configuration
@@ -34,7 +34,7 @@ func ExampleNewHandler() {
 	if err := os.Chmod("/run/pullengine.sock", 0o600); err != nil {
 		log.Fatal(err)
 	}
-	h := httpapi.NewHandler(e, httpapi.Options{
+	h := httpapi.NewHandler(e, &httpapi.Options{
 		Logger:             slog.Default(),
 		MaxConcurrentPulls: 32, // more at once: 429 with Retry-After
 	})

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pullengine/pullengine/internal/safetext"
 )
 
 // DefaultMaxRetries is the largest retry parameter a pull request may give
@@ -105,19 +107,7 @@ func (h *handler) checkRetries(req *pullRequest) error {
 
 // clip cuts s to maxEcho bytes (on a rune boundary), saying how much was
 // left out.
-func clip(s string) string {
-	if len(s) <= maxEcho {
-		return s
-	}
-	cut := maxEcho
-	for cut > 0 && !utf8RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s…(%d more bytes)", s[:cut], len(s)-cut)
-}
-
-// utf8RuneStart reports whether b starts a UTF-8 sequence.
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+func clip(s string) string { return safetext.Clip(s, maxEcho) }
 
 // longWord is a run of maxEcho+1 or more characters without a space or a
 // quote: an echoed reference or path of kilobytes.

@@ -93,15 +93,6 @@ type Options struct {
 	// system allows): a source past it is refused (400, unsupported).
 	// Zero: DefaultMaxLocalSourceBytes; negative: no bound.
 	MaxLocalSourceBytes int64
-
-	// AllowedStores lets pull requests read containers-storage: references
-	// naming one of the stores whose graph roots are given
-	// ("containers-storage:[vfs@ROOT]name"; a run root or driver options
-	// are refused with 403), or no store (the engine's own). The engine
-	// must allow those stores too
-	// (engine.Options.AllowedStores). None by default: containers-storage:
-	// is refused (400). Empty strings are ignored.
-	AllowedStores []string
 }
 
 // config is Options resolved: defaults applied, host names normalized,
@@ -118,8 +109,8 @@ type config struct {
 	hostCheck     bool
 	allowedHosts  map[string]bool
 	allowedPaths  []string
-	allowedStores []string
-	maxLocalBytes int64 // Options.MaxLocalSourceBytes; 0: no bound
+	stores        storeAccess // the Engine's Options.AllowedStores
+	maxLocalBytes int64       // Options.MaxLocalSourceBytes; 0: no bound
 
 	// onEvent, for tests, is called by the pull handler after it has
 	// handled each progress event.
@@ -164,7 +155,6 @@ func newConfig(o Options) config {
 	case o.MaxLocalSourceBytes > 0:
 		c.maxLocalBytes = o.MaxLocalSourceBytes
 	}
-	c.allowedStores = resolveDirs(o.AllowedStores)
 	return c
 }
 
@@ -184,14 +174,27 @@ type handler struct {
 // cancels its pull, and so does the cancellation of the server's base
 // context. The handler does not close e.
 //
-// At most one options value is used; none means the defaults (the zero
-// Options). NewHandler does not keep opts' slices.
-func NewHandler(e *engine.Engine, opts ...Options) http.Handler {
+// A nil opts means the defaults (the zero Options). NewHandler does not
+// keep opts' slices. The other stores a containers-storage: reference may
+// name are e's (engine.Options.AllowedStores).
+func NewHandler(e *engine.Engine, opts *Options) http.Handler {
 	var o Options
-	if len(opts) > 0 {
-		o = opts[0]
+	if opts != nil {
+		o = *opts
 	}
-	return &handler{e: e, cfg: newConfig(o)}
+	c := newConfig(o)
+	if e != nil {
+		c.stores = storeAccess{any: len(e.AllowedStores()) > 0, allows: e.AllowsStore}
+	}
+	return &handler{e: e, cfg: c}
+}
+
+// storeAccess is the Engine's answer to which other stores a
+// containers-storage: reference may name (engine.Options.AllowedStores):
+// the Engine is the one source of that list.
+type storeAccess struct {
+	any    bool                   // some store other than the Engine's is allowed
+	allows func(root string) bool // Engine.AllowsStore
 }
 
 // versionPrefix matches libpod's "/v{version}" path prefix.

@@ -99,7 +99,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if ho.Logger == nil {
 		ho.Logger = logger
 	}
-	hh := NewHandler(e, ho).(*handler)
+	hh := NewHandler(e, &ho).(*handler)
 	hh.cfg.onEvent = c.onEvent
 	hh.cfg.onLocalOpen = c.onLocal
 	var h http.Handler = hh

@@ -272,7 +272,7 @@ func (s *stream) commit() {
 	if s.req.compatMode {
 		s.out = newCompatStream(s.w)
 	} else {
-		s.out = progress.NewJSONLines(s.w, progress.JSONLinesOptions{PullProgress: s.req.pullProgress})
+		s.out = progress.NewJSONLines(s.w, &progress.JSONLinesOptions{PullProgress: s.req.pullProgress})
 	}
 	for _, ev := range s.pending {
 		s.out.Emit(ev)

@@ -12,7 +12,7 @@ package httpapi
 // private copy of it (internal/localsource): what is read is what was
 // checked, however the path changes during the pull.
 // containers-storage: references are accepted for the stores the operator
-// names (Options.AllowedStores), as "[driver@graphroot]name" only, and
+// names (engine.Options.AllowedStores), as "[driver@graphroot]name" only, and
 // without a store specification (the engine's own store). docker-daemon:
 // is never accepted: it would hand every image of the host's Docker daemon
 // to the client.
@@ -58,12 +58,12 @@ func (c *config) checkSource(name string) (string, *localPath, error) {
 		return name, nil, nil // no transport prefix: a registry name or an ID
 	}
 	transport, within, _ := strings.Cut(name, ":")
-	local := len(c.allowedPaths) > 0 || len(c.allowedStores) > 0
+	local := len(c.allowedPaths) > 0 || c.stores.any
 	switch {
 	case pathTransports[transport] && len(c.allowedPaths) > 0:
 		lp, err := c.checkPath(transport, within)
 		return name, lp, err
-	case transport == "containers-storage" && len(c.allowedStores) > 0:
+	case transport == "containers-storage" && c.stores.any:
 		return name, nil, c.checkStore(name, within)
 	case transport == "docker-daemon" && local:
 		return "", nil, forbiddenf("docker-daemon: references are never served: this server does not hand out the host's Docker images")
@@ -78,7 +78,7 @@ func (c *config) allowedTransportsHint() string {
 	if len(c.allowedPaths) > 0 {
 		more = append(more, "oci:, oci-archive:, dir: and docker-archive: under the allowed directories")
 	}
-	if len(c.allowedStores) > 0 {
+	if c.stores.any {
 		more = append(more, "containers-storage: of the allowed stores")
 	}
 	if len(more) == 0 {
@@ -195,11 +195,8 @@ func (c *config) checkStore(name, within string) error {
 	if !ok || !storeDriverName.MatchString(driver) || strings.ContainsAny(root, "+:") || !filepath.IsAbs(root) {
 		return forbiddenf("%s: name an allowed store as containers-storage:[driver@graphroot]image; run roots and driver options are refused (serve --allow-store)", clip(name))
 	}
-	resolved := resolveDir(root)
-	for _, allowed := range c.allowedStores {
-		if resolved == allowed {
-			return nil
-		}
+	if c.stores.allows(root) {
+		return nil
 	}
 	return forbiddenf("%s: the store %s is not one this server allows (serve --allow-store)", clip(name), clip(root))
 }

@@ -221,7 +221,7 @@ func TestLocalStoreAllowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := other.Store()
-	v := newEnv(t, withHandlerOptions(Options{AllowedStores: []string{s.GraphRoot()}}), withEngineOptions(enginetest.WithEngineOptions(func(o *engine.Options) {
+	v := newEnv(t, withEngineOptions(enginetest.WithEngineOptions(func(o *engine.Options) {
 		o.AllowedStores = []string{s.GraphRoot()}
 	})))
 	driver := s.GraphDriverName()

@@ -33,7 +33,7 @@ func newStoreEnv(t *testing.T) *storeEnv {
 	}
 	allowed, id := pullInto()
 	second, _ := pullInto()
-	v := newEnv(t, withHandlerOptions(Options{AllowedStores: []string{allowed}}), withEngineOptions(enginetest.WithEngineOptions(func(o *engine.Options) {
+	v := newEnv(t, withEngineOptions(enginetest.WithEngineOptions(func(o *engine.Options) {
 		o.AllowedStores = []string{allowed}
 	})))
 	return &storeEnv{env: v, allowed: allowed, second: second, helloID: id}

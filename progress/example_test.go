@@ -11,7 +11,7 @@ import (
 // A pull rendered as the JSON lines of Podman's libpod pull endpoint. The
 // engine calls Emit in order, one event at a time.
 func ExampleNewJSONLines() {
-	r := progress.NewJSONLines(os.Stdout)
+	r := progress.NewJSONLines(os.Stdout, nil)
 	layer := digest.Digest("sha256:8a1e25ce7c4f75e372e9884f8f7b1bedcfe4a7a7d452eb4b0a1c7477c9a90345")
 	r.Emit(progress.Event{Kind: progress.TryingCandidate, Ref: "docker.io/library/alpine:latest"})
 	r.Emit(progress.Event{Kind: progress.BlobStarted, Digest: layer, Total: 3623807})
@@ -33,7 +33,7 @@ func ExampleNewJSONLines() {
 
 // The same events with pullProgress, as libpod writes for ?pullProgress=true.
 func ExampleJSONLinesOptions() {
-	j := progress.NewJSONLines(os.Stdout, progress.JSONLinesOptions{PullProgress: true})
+	j := progress.NewJSONLines(os.Stdout, &progress.JSONLinesOptions{PullProgress: true})
 	layer := digest.Digest("sha256:8a1e25ce7c4f75e372e9884f8f7b1bedcfe4a7a7d452eb4b0a1c7477c9a90345")
 	j.Emit(progress.Event{Kind: progress.BlobProgress, Digest: layer, Current: 1048576, Total: 3623807})
 	// Output:

@@ -95,12 +95,12 @@ type JSONLines struct {
 	err     error
 }
 
-// NewJSONLines returns a [JSONLines] writing to w. At most one options value
-// is used.
-func NewJSONLines(w io.Writer, opts ...JSONLinesOptions) *JSONLines {
+// NewJSONLines returns a [JSONLines] writing to w. A nil opts means the
+// defaults (the zero JSONLinesOptions).
+func NewJSONLines(w io.Writer, opts *JSONLinesOptions) *JSONLines {
 	j := &JSONLines{w: w, enc: json.NewEncoder(w), started: map[digest.Digest]bool{}}
-	if len(opts) > 0 {
-		j.opts = opts[0]
+	if opts != nil {
+		j.opts = *opts
 	}
 	return j
 }

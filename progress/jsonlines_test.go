@@ -74,7 +74,7 @@ func TestJSONLinesEvents(t *testing.T) {
 	for _, tt := range tests {
 		for _, pp := range []bool{false, true} {
 			var buf bytes.Buffer
-			j := NewJSONLines(&buf, JSONLinesOptions{PullProgress: pp})
+			j := NewJSONLines(&buf, &JSONLinesOptions{PullProgress: pp})
 			j.Emit(Event{Kind: TryingCandidate, Ref: "r"})
 			buf.Reset()
 			j.Emit(tt.ev)
@@ -96,7 +96,7 @@ func TestJSONLinesEvents(t *testing.T) {
 func TestJSONLinesPull(t *testing.T) {
 	other := digest.Digest("sha256:" + strings.Repeat("b", 64))
 	var buf bytes.Buffer
-	j := NewJSONLines(&buf)
+	j := NewJSONLines(&buf, nil)
 	for _, e := range []Event{
 		{Kind: Resolving, Ref: "alpine"},
 		{Kind: PolicyDecision, Ref: "alpine", Message: "pull: policy always"},
@@ -133,7 +133,7 @@ func TestJSONLinesPull(t *testing.T) {
 // TestJSONLinesSecondCandidate: each candidate gets its own signatures line.
 func TestJSONLinesSecondCandidate(t *testing.T) {
 	var buf bytes.Buffer
-	j := NewJSONLines(&buf)
+	j := NewJSONLines(&buf, nil)
 	for _, ref := range []string{"a", "b"} {
 		j.Emit(Event{Kind: TryingCandidate, Ref: ref})
 		j.Emit(Event{Kind: BlobStarted, Digest: layerDigest, Total: 1})
@@ -203,7 +203,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 // TestJSONLinesWriteError: after a write error nothing more is written.
 func TestJSONLinesWriteError(t *testing.T) {
 	w := &failingWriter{}
-	j := NewJSONLines(w)
+	j := NewJSONLines(w, nil)
 	j.Emit(Event{Kind: TryingCandidate, Ref: "a"})
 	j.Emit(Event{Kind: ManifestWritten})
 	if j.Err() == nil || w.n != 1 {
@@ -220,7 +220,7 @@ func (f *flushRecorder) Flush() { f.flushes++ }
 
 func TestJSONLinesFlushes(t *testing.T) {
 	var w flushRecorder
-	j := NewJSONLines(&w)
+	j := NewJSONLines(&w, nil)
 	j.Emit(Event{Kind: TryingCandidate, Ref: "a"})
 	j.Emit(Event{Kind: BlobStarted, Digest: layerDigest})
 	if w.flushes != 3 {
@@ -231,7 +231,7 @@ func TestJSONLinesFlushes(t *testing.T) {
 func TestJSONLinesBufioFlush(t *testing.T) {
 	var buf bytes.Buffer
 	bw := bufio.NewWriter(&buf)
-	NewJSONLines(bw).Emit(Event{Kind: ManifestWritten})
+	NewJSONLines(bw, nil).Emit(Event{Kind: ManifestWritten})
 	if buf.Len() == 0 {
 		t.Error("bufio.Writer not flushed")
 	}

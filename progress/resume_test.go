@@ -18,7 +18,7 @@ var resumeEvents = []Event{
 func TestJSONLinesIgnoreResumeEvents(t *testing.T) {
 	for _, pp := range []bool{false, true} {
 		var buf bytes.Buffer
-		j := NewJSONLines(&buf, JSONLinesOptions{PullProgress: pp})
+		j := NewJSONLines(&buf, &JSONLinesOptions{PullProgress: pp})
 		for _, ev := range resumeEvents {
 			j.Emit(ev)
 		}
@@ -31,7 +31,7 @@ func TestJSONLinesIgnoreResumeEvents(t *testing.T) {
 // The terminal says where a blob resumed.
 func TestTerminalShowsResume(t *testing.T) {
 	var buf bytes.Buffer
-	term := NewTerminal(&buf, TerminalOptions{ForcePlain: true})
+	term := NewTerminal(&buf, &TerminalOptions{ForcePlain: true})
 	for _, ev := range resumeEvents {
 		term.Emit(ev)
 	}

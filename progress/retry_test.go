@@ -12,7 +12,7 @@ import (
 // "Copying blob" lines are written again for the new attempt.
 func TestJSONLinesRetrying(t *testing.T) {
 	var buf bytes.Buffer
-	j := NewJSONLines(&buf)
+	j := NewJSONLines(&buf, nil)
 	for _, e := range []Event{
 		{Kind: TryingCandidate, Ref: "r/x:1"},
 		{Kind: BlobStarted, Digest: layerDigest, Total: 10},

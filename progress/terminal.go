@@ -72,11 +72,11 @@ type blobRow struct {
 
 // NewTerminal returns a [Terminal] writing to w. The bars are used when w
 // is an *os.File on a terminal and $TERM is not "dumb", or when ForceTTY is
-// set; at most one options value is used.
-func NewTerminal(w io.Writer, opts ...TerminalOptions) *Terminal {
+// set. A nil opts means the defaults (the zero TerminalOptions).
+func NewTerminal(w io.Writer, opts *TerminalOptions) *Terminal {
 	var o TerminalOptions
-	if len(opts) > 0 {
-		o = opts[0]
+	if opts != nil {
+		o = *opts
 	}
 	tty := (o.ForceTTY || isTerminal(w)) && !o.ForcePlain
 	return &Terminal{w: w, tty: tty, width: o.Width, blobs: map[digest.Digest]*blobRow{}}

@@ -50,7 +50,7 @@ func pullEvents() []Event {
 
 func TestTerminalPlain(t *testing.T) {
 	var buf bytes.Buffer
-	term := NewTerminal(&buf)
+	term := NewTerminal(&buf, nil)
 	for _, e := range pullEvents() {
 		term.Emit(e)
 	}
@@ -73,7 +73,7 @@ Pulled docker.io/library/alpine:latest (ffffffffffff): 4.0 MiB in 2s
 
 func TestTerminalPlainFailedAndMessages(t *testing.T) {
 	var buf bytes.Buffer
-	term := NewTerminal(&buf)
+	term := NewTerminal(&buf, nil)
 	for _, e := range []Event{
 		{Kind: Resolving, Ref: "alpine", Message: `Resolved "alpine" as an alias (x.conf)`, Time: at(0)},
 		{Kind: PolicyDecision, Ref: "alpine", Message: "policy missing: not present locally, pulling", Time: at(0)},
@@ -102,7 +102,7 @@ Pulled b in 500ms, nothing to download
 // state, the messages in order, every line within the width.
 func TestTerminalTTY(t *testing.T) {
 	var buf bytes.Buffer
-	term := NewTerminal(&buf, TerminalOptions{ForceTTY: true, Width: 60})
+	term := NewTerminal(&buf, &TerminalOptions{ForceTTY: true, Width: 60})
 	for _, e := range pullEvents() {
 		term.Emit(e)
 	}
@@ -220,7 +220,7 @@ func lineMatches(got, want string) bool {
 // below it; the next candidate's bars start below that.
 func TestTerminalTTYFailedMidTransfer(t *testing.T) {
 	var buf bytes.Buffer
-	term := NewTerminal(&buf, TerminalOptions{ForceTTY: true, Width: 100})
+	term := NewTerminal(&buf, &TerminalOptions{ForceTTY: true, Width: 100})
 	term.Emit(Event{Kind: BlobStarted, Digest: layerDigest, Total: 100, Time: at(0)})
 	term.Emit(Event{Kind: BlobProgress, Digest: layerDigest, Current: 50, Total: 100, Time: at(1000)})
 	term.Emit(Event{Kind: Failed, Err: errors.New("connection reset"), Time: at(2000)})
@@ -246,7 +246,7 @@ func TestTerminalStripsControlCharacters(t *testing.T) {
 	hostile := "bad\x1b]0;owned\x07\x1b[2J\x1b[1A\rgone\bx\u009b31m\u202e\nnext"
 	for _, tty := range []bool{false, true} {
 		var buf bytes.Buffer
-		term := NewTerminal(&buf, TerminalOptions{ForceTTY: tty, ForcePlain: !tty, Width: 200})
+		term := NewTerminal(&buf, &TerminalOptions{ForceTTY: tty, ForcePlain: !tty, Width: 200})
 		term.Emit(Event{Kind: TryingCandidate, Ref: "evil\x1b[2J", Time: at(0)})
 		term.Emit(Event{Kind: BlobStarted, Digest: layerDigest, Total: 100, Time: at(0)})
 		term.Emit(Event{Kind: Warning, Message: hostile, Time: at(10)})
@@ -310,13 +310,13 @@ func screen(t *testing.T, out string) []string {
 
 func TestTerminalDetection(t *testing.T) {
 	var buf bytes.Buffer
-	if NewTerminal(&buf).tty {
+	if NewTerminal(&buf, nil).tty {
 		t.Error("a bytes.Buffer is not a terminal")
 	}
-	if !NewTerminal(&buf, TerminalOptions{ForceTTY: true}).tty {
+	if !NewTerminal(&buf, &TerminalOptions{ForceTTY: true}).tty {
 		t.Error("ForceTTY ignored")
 	}
-	if NewTerminal(&buf, TerminalOptions{ForceTTY: true, ForcePlain: true}).tty {
+	if NewTerminal(&buf, &TerminalOptions{ForceTTY: true, ForcePlain: true}).tty {
 		t.Error("ForcePlain does not win")
 	}
 	f, err := os.Open(os.DevNull)
@@ -324,7 +324,7 @@ func TestTerminalDetection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if NewTerminal(f).tty {
+	if NewTerminal(f, nil).tty {
 		t.Error("/dev/null is not a terminal")
 	}
 }

@@ -207,11 +207,11 @@ func plainPathHint(name string) error {
 func (f *pullFlags) progressSink(stdout, stderr io.Writer) progress.Sink {
 	switch {
 	case f.jsonOut:
-		return progress.NewJSONLines(stdout)
+		return progress.NewJSONLines(stdout, nil)
 	case f.quiet:
 		return nil
 	default:
-		return progress.NewTerminal(stderr)
+		return progress.NewTerminal(stderr, nil)
 	}
 }
 

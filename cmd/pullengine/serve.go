@@ -255,7 +255,7 @@ func (f *serveFlags) ownListener(socketPath string) (net.Listener, error) {
 
 // run serves on ls until ctx ends or the idle time passes, then shuts down.
 func (f *serveFlags) run(ctx context.Context, e *engine.Engine, ls []net.Listener, logger *slog.Logger, stderr io.Writer) int {
-	var handler http.Handler = httpapi.NewHandler(e, f.handlerOptions(logger))
+	var handler http.Handler = httpapi.NewHandler(e, new(f.handlerOptions(logger)))
 	if f.tcp {
 		handler = unixHostExempt(handler)
 	}

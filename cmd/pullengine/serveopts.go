@@ -9,6 +9,7 @@ import (
 
 	"github.com/pullengine/pullengine/engine"
 	"github.com/pullengine/pullengine/httpapi"
+	"github.com/pullengine/pullengine/internal/safetext"
 )
 
 // defaultMaxPulls is serve's --max-pulls default: generous for a build
@@ -50,7 +51,6 @@ func (f *serveFlags) handlerOptions(logger *slog.Logger) httpapi.Options {
 		MaxRetries:         maxRetries,
 		MaxTags:            f.maxTags,
 		AllowedPaths:       f.allowPaths,
-		AllowedStores:      f.allowStores,
 		HostCheck:          f.listen != "" || f.tcp,
 		AllowedHosts:       f.allowHosts,
 	}
@@ -131,13 +131,4 @@ func clipAttr(a slog.Attr) slog.Attr {
 	return slog.Attr{Key: a.Key, Value: v}
 }
 
-func clipString(s string) string {
-	if len(s) <= maxLogValue {
-		return s
-	}
-	cut := maxLogValue
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return fmt.Sprintf("%s…(%d more bytes)", s[:cut], len(s)-cut)
-}
+func clipString(s string) string { return safetext.Clip(s, maxLogValue) }

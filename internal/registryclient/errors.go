@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/docker/distribution/registry/api/errcode"
 	pullerrors "github.com/pullengine/pullengine/errors"
@@ -14,7 +15,19 @@ import (
 // ResponseError turns a registry's error answer into the errors
 // containers/image makes of it (a registry error code, or an HTTP status),
 // reading at most MaxAuxBody bytes of its body. The caller closes the body.
+// A Retry-After header the answer carries (a 429's, a 503's) comes with the
+// error as a *pullerrors.RetryAfterError, which the engine's retries and
+// httpapi's answer honour.
 func ResponseError(res *http.Response) error {
+	err := responseError(res)
+	if after, ok := pullerrors.ParseRetryAfter(res.Header.Get("Retry-After"), time.Now()); ok {
+		return pullerrors.WithRetryAfter(err, after)
+	}
+	return err
+}
+
+// responseError is ResponseError without the Retry-After.
+func responseError(res *http.Response) error {
 	if res.StatusCode == http.StatusUnauthorized {
 		for _, c := range ParseChallenges(res.Header.Values("WWW-Authenticate")) {
 			if c.Scheme == "bearer" && c.Params["error"] == "insufficient_scope" {

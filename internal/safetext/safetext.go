@@ -5,7 +5,10 @@
 // in one place is harmless in the other.
 package safetext
 
-import "unicode/utf8"
+import (
+	"strconv"
+	"unicode/utf8"
+)
 
 // Unsafe reports whether r must not be printed as is: C0 controls other
 // than tab (ESC, BEL, CR, LF, ...), DEL, C1 controls (U+0080-U+009F, with
@@ -25,4 +28,29 @@ func Unsafe(r rune) bool {
 		return true
 	}
 	return false
+}
+
+// Prefix returns the longest prefix of s of at most n bytes that does not
+// end inside a UTF-8 sequence: every clipper of untrusted text (error
+// messages, echoed references, log values) cuts here, so a cut never
+// leaves half a character for a terminal or a JSON encoder to mangle.
+func Prefix(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := max(n, 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
+// Clip returns s when it is at most n bytes, else its Prefix of n bytes
+// followed by how much was left out ("…(123 more bytes)").
+func Clip(s string, n int) string {
+	head := Prefix(s, n)
+	if len(head) == len(s) {
+		return s
+	}
+	return head + "…(" + strconv.Itoa(len(s)-len(head)) + " more bytes)"
 }
