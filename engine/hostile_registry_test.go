@@ -23,6 +23,7 @@ import (
 	"github.com/pullengine/pullengine/engine"
 	"github.com/pullengine/pullengine/enginetest"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/registryfaults"
 	"github.com/pullengine/pullengine/policy"
 	"github.com/pullengine/pullengine/progress"
 )
@@ -73,7 +74,7 @@ func TestHostileRegistry(t *testing.T) {
 	rows := []hostileRow{
 		{
 			name:   "1: a 50 MB error body is cut, and not kept in memory",
-			faults: []enginetest.RegistryOption{enginetest.HugeErrorBody(enginetest.Kind(enginetest.ManifestGet), -1, 404, "MANIFEST_UNKNOWN", hugeBody)},
+			faults: []enginetest.RegistryOption{registryfaults.HugeErrorBody(enginetest.Kind(enginetest.ManifestGet), -1, 404, "MANIFEST_UNKNOWN", hugeBody)},
 			kind:   pullerrors.NotFound, status: 404, says: pullerrors.TruncatedSuffix,
 			check: func(t *testing.T, h *hostileRun) {
 				if n := len(h.err.Error()); n > pullerrors.MaxMessage {
@@ -96,7 +97,7 @@ func TestHostileRegistry(t *testing.T) {
 		},
 		{
 			name:   "2: an endless Link chain stops at 1,000 pages",
-			faults: []enginetest.RegistryOption{enginetest.EndlessTagPages(1)},
+			faults: []enginetest.RegistryOption{registryfaults.EndlessTagPages(1)},
 			ref:    "hostile/app", opts: engine.PullOptions{AllTags: true},
 			kind: pullerrors.Unsupported, status: 400, says: "past 1000 pages",
 			check: func(t *testing.T, h *hostileRun) {
@@ -107,7 +108,7 @@ func TestHostileRegistry(t *testing.T) {
 		},
 		{
 			name:   "2: more tags than MaxTags are refused before any is pulled",
-			faults: []enginetest.RegistryOption{enginetest.EndlessTagPages(100)},
+			faults: []enginetest.RegistryOption{registryfaults.EndlessTagPages(100)},
 			ref:    "hostile/app", opts: engine.PullOptions{AllTags: true, MaxTags: 250},
 			kind: pullerrors.Unsupported, status: 400, says: "more than 250 tags",
 			check: func(t *testing.T, h *hostileRun) {
@@ -158,7 +159,7 @@ func TestHostileRegistry(t *testing.T) {
 		},
 		{
 			name:   "2: a 200 MB tag list stops at 32 MiB",
-			faults: []enginetest.RegistryOption{enginetest.HugeTagList(200 << 20)},
+			faults: []enginetest.RegistryOption{registryfaults.HugeTagList(200 << 20)},
 			ref:    "hostile/app", opts: engine.PullOptions{AllTags: true},
 			kind: pullerrors.Unsupported, status: 400, says: "larger than 33554432 bytes",
 			check: func(t *testing.T, h *hostileRun) {
@@ -199,7 +200,7 @@ func TestHostileRegistry(t *testing.T) {
 		},
 		{
 			name:   "7: escape sequences in a registry's error never reach messages, logs or events",
-			faults: []enginetest.RegistryOption{enginetest.EscapeSequences(enginetest.Kind(enginetest.ManifestGet), -1, 403, "DENIED")},
+			faults: []enginetest.RegistryOption{registryfaults.EscapeSequences(enginetest.Kind(enginetest.ManifestGet), -1, 403, "DENIED")},
 			kind:   pullerrors.Denied, status: 403, maybeNotFound: true, says: `\x1b]0;owned\a`,
 			check: func(t *testing.T, h *hostileRun) {
 				assertNoControls(t, "message", h.err.Error())
@@ -247,7 +248,7 @@ func TestHostileRegistry(t *testing.T) {
 		},
 		{
 			name:   "9: a manifest over 4 MiB is integrity (502), not retried",
-			faults: []enginetest.RegistryOption{enginetest.OversizeManifest(enginetest.Kind(enginetest.ManifestGet), -1, 5<<20)},
+			faults: []enginetest.RegistryOption{registryfaults.OversizeManifest(enginetest.Kind(enginetest.ManifestGet), -1, 5<<20)},
 			opts:   engine.PullOptions{MaxRetries: intPtr(2), RetryDelay: time.Millisecond},
 			kind:   pullerrors.Integrity, status: 502, says: "exceeded maximum allowed size",
 			check: func(t *testing.T, h *hostileRun) {
@@ -258,7 +259,7 @@ func TestHostileRegistry(t *testing.T) {
 		},
 		{
 			name:   "9: a manifest served as text/html is integrity (502)",
-			faults: []enginetest.RegistryOption{enginetest.WrongContentType(enginetest.Kind(enginetest.ManifestGet, enginetest.ManifestHead), -1, "text/html; charset=utf-8")},
+			faults: []enginetest.RegistryOption{registryfaults.WrongContentType(enginetest.Kind(enginetest.ManifestGet, enginetest.ManifestHead), -1, "text/html; charset=utf-8")},
 			opts:   engine.PullOptions{MaxRetries: intPtr(0)},
 			kind:   pullerrors.Integrity, status: 502, says: "unsupported schema version",
 		},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pullengine/pullengine/engine"
 	"github.com/pullengine/pullengine/enginetest"
+	"github.com/pullengine/pullengine/internal/registryfaults"
 	"github.com/pullengine/pullengine/policy"
 )
 
@@ -29,7 +30,7 @@ func TestLocationRewriteReachesOnlyTheLocation(t *testing.T) {
 	notClosedRange := func(r *http.Request) bool {
 		return strings.HasSuffix(r.Header.Get("Range"), "-") || r.Header.Get("Range") == ""
 	}
-	b := enginetest.NewRegistry(t, enginetest.CutAt(enginetest.And(a.blob(ri.layer), notClosedRange), -1, 512<<10), enginetest.WithBasicAuth(user, pass))
+	b := enginetest.NewRegistry(t, registryfaults.CutAt(enginetest.And(a.blob(ri.layer), notClosedRange), -1, 512<<10), enginetest.WithBasicAuth(user, pass))
 	b.PushImage(t, "org/app:v1", ri.img)
 	b.Push(t, "org/app:v2", enginetest.Files{"b": "2"})
 	aReg := enginetest.NewRegistry(t) // A holds other tags of the same name: listing them would show

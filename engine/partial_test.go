@@ -15,6 +15,7 @@ import (
 	"github.com/pullengine/pullengine/engine"
 	"github.com/pullengine/pullengine/enginetest"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/registryfaults"
 	"github.com/pullengine/pullengine/policy"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
@@ -160,7 +161,7 @@ func checkFiles(t *testing.T, s storage.Store, imageID string, layers []enginete
 // TestPartialPullFallsBackWhenRangesAreRefused: a registry that answers
 // multi-range reads with 400 still serves the pull, in whole blobs.
 func TestPartialPullFallsBackWhenRangesAreRefused(t *testing.T) {
-	reg := enginetest.NewRegistry(t, enginetest.RefuseMultiRange())
+	reg := enginetest.NewRegistry(t, registryfaults.RefuseMultiRange())
 	partialImages(t, reg)
 	ctx := context.Background()
 	e := partialEngine(t, reg, types.OptionalBoolTrue)

@@ -12,6 +12,7 @@ import (
 	"github.com/pullengine/pullengine/engine"
 	"github.com/pullengine/pullengine/enginetest"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/registryfaults"
 	"github.com/pullengine/pullengine/policy"
 )
 
@@ -27,7 +28,7 @@ func TestPartialBudgetWhileRunning(t *testing.T) {
 	again := func(r *http.Request) bool { _, ok := seen.Load(r.URL.Path); return ok }
 	reg := enginetest.NewRegistry(t,
 		enginetest.FailWith(enginetest.And(enginetest.Kind(enginetest.BlobGet), again), -1, 503, "UNAVAILABLE", "down"),
-		enginetest.CutAt(enginetest.And(enginetest.Kind(enginetest.BlobGet), first), -1, 1<<20))
+		registryfaults.CutAt(enginetest.And(enginetest.Kind(enginetest.BlobGet), first), -1, 1<<20))
 	opts := enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg), enginetest.WithEngineOptions(func(o *engine.Options) {
 		o.Resume.MaxBytes = budget
 	}))

@@ -8,6 +8,7 @@ import (
 	"github.com/pullengine/pullengine/engine"
 	"github.com/pullengine/pullengine/enginetest"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/registryfaults"
 	"github.com/pullengine/pullengine/policy"
 )
 
@@ -23,16 +24,16 @@ func TestResumeReconnectNeedsProgress(t *testing.T) {
 		faults func(enginetest.RequestMatcher) []enginetest.RegistryOption
 	}{
 		{"one byte per connection", func(m enginetest.RequestMatcher) []enginetest.RegistryOption {
-			return []enginetest.RegistryOption{enginetest.CutAt(m, -1, 1)}
+			return []enginetest.RegistryOption{registryfaults.CutAt(m, -1, 1)}
 		}},
 		{"every answer ends early", func(m enginetest.RequestMatcher) []enginetest.RegistryOption {
-			return []enginetest.RegistryOption{enginetest.CutAt(m, -1, 100<<10)}
+			return []enginetest.RegistryOption{registryfaults.CutAt(m, -1, 100<<10)}
 		}},
 		{"cut at size-1", func(m enginetest.RequestMatcher) []enginetest.RegistryOption {
-			return []enginetest.RegistryOption{enginetest.CutBeforeEnd(m, -1, 1)}
+			return []enginetest.RegistryOption{registryfaults.CutBeforeEnd(m, -1, 1)}
 		}},
 		{"200 ignoring the range, cut at size-1", func(m enginetest.RequestMatcher) []enginetest.RegistryOption {
-			return []enginetest.RegistryOption{enginetest.CutBeforeEnd(m, -1, 1), enginetest.IgnoreRange(m, -1)}
+			return []enginetest.RegistryOption{registryfaults.CutBeforeEnd(m, -1, 1), registryfaults.IgnoreRange(m, -1)}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/pullengine/pullengine/engine"
 	"github.com/pullengine/pullengine/enginetest"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/registryfaults"
 	"github.com/pullengine/pullengine/policy"
 	"github.com/pullengine/pullengine/progress"
 )
@@ -87,7 +88,7 @@ func TestResumeAfterCut(t *testing.T) {
 	var wasCut atomic.Bool
 	reg := enginetest.NewRegistry(t,
 		enginetest.FailWith(enginetest.And(a.blob(ri.layer), func(*http.Request) bool { return wasCut.Load() }), -1, 503, "UNAVAILABLE", "down for a while"),
-		enginetest.CutAt(enginetest.And(a.blob(ri.layer), func(*http.Request) bool { wasCut.Store(true); return true }), 1, cut))
+		registryfaults.CutAt(enginetest.And(a.blob(ri.layer), func(*http.Request) bool { wasCut.Store(true); return true }), 1, cut))
 	reg.PushImage(t, "team/big:v1", ri.img)
 	opts := enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg))
 	e := newEngine(t, opts)
@@ -212,7 +213,7 @@ func waitForKeptBytes(t *testing.T, opts engine.Options, d digest.Digest, min in
 func TestResumeStallWatchdog(t *testing.T) {
 	ri := newResumeImage(t, 4<<20)
 	const sent = 1 << 20
-	reg := enginetest.NewRegistry(t, enginetest.StallAt(enginetest.Blob(ri.layer), 1, sent))
+	reg := enginetest.NewRegistry(t, registryfaults.StallAt(enginetest.Blob(ri.layer), 1, sent))
 	reg.PushImage(t, "team/stall:v1", ri.img)
 	e := newEngine(t, enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg), enginetest.WithEngineOptions(func(o *engine.Options) {
 		o.Resume.StallTimeout = time.Second // long enough that a loaded -race run never takes a slow answer for a stall
@@ -238,8 +239,8 @@ func TestResumeRegistryIgnoresRange(t *testing.T) {
 	ri := newResumeImage(t, 4<<20)
 	const cut = 2 << 20
 	reg := enginetest.NewRegistry(t,
-		enginetest.CutAt(enginetest.Blob(ri.layer), 1, cut),
-		enginetest.IgnoreRange(enginetest.Blob(ri.layer), -1))
+		registryfaults.CutAt(enginetest.Blob(ri.layer), 1, cut),
+		registryfaults.IgnoreRange(enginetest.Blob(ri.layer), -1))
 	reg.PushImage(t, "team/norange:v1", ri.img)
 	e := newEngine(t, enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg)))
 	res, err := e.Pull(context.Background(), reg.Host+"/team/norange:v1", policy.Always, &engine.PullOptions{MaxRetries: ptr(0)})
@@ -274,7 +275,7 @@ func TestDeclaredSizeEnforced(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ri := newResumeImage(t, tc.size)
-			reg := enginetest.NewRegistry(t, enginetest.AppendBytes(enginetest.Blob(ri.layer), -1, 4<<20, tc.announce))
+			reg := enginetest.NewRegistry(t, registryfaults.AppendBytes(enginetest.Blob(ri.layer), -1, 4<<20, tc.announce))
 			reg.PushImage(t, "team/fat:v1", ri.img)
 			opts := enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg))
 			e := newEngine(t, opts)
@@ -430,7 +431,7 @@ func TestResumeTwoEnginesOneBlob(t *testing.T) {
 // answers at all (a first request with no answer is a stall too).
 func TestResumeStallForever(t *testing.T) {
 	for name, stall := range map[string]func(enginetest.RequestMatcher) enginetest.RegistryOption{
-		"after the headers": func(m enginetest.RequestMatcher) enginetest.RegistryOption { return enginetest.StallAt(m, -1, 0) },
+		"after the headers": func(m enginetest.RequestMatcher) enginetest.RegistryOption { return registryfaults.StallAt(m, -1, 0) },
 		"no answer":         func(m enginetest.RequestMatcher) enginetest.RegistryOption { return enginetest.Stall(m, -1) },
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -493,7 +494,7 @@ func TestResumeCorruptPartial(t *testing.T) {
 	var wasCut atomic.Bool
 	reg := enginetest.NewRegistry(t,
 		enginetest.FailWith(enginetest.And(a.blob(ri.layer), func(*http.Request) bool { return wasCut.Load() }), -1, 503, "UNAVAILABLE", "down"),
-		enginetest.CutAt(enginetest.And(a.blob(ri.layer), func(*http.Request) bool { wasCut.Store(true); return true }), 1, 1<<20))
+		registryfaults.CutAt(enginetest.And(a.blob(ri.layer), func(*http.Request) bool { wasCut.Store(true); return true }), 1, 1<<20))
 	reg.PushImage(t, "team/rot:v1", ri.img)
 	opts := enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg))
 	e := newEngine(t, opts)
@@ -535,7 +536,7 @@ func TestResumeCorruptPartial(t *testing.T) {
 func TestResumeAfterCancel(t *testing.T) {
 	ri := newResumeImage(t, 4<<20)
 	const sent = 2 << 20
-	reg := enginetest.NewRegistry(t, enginetest.StallAt(enginetest.Blob(ri.layer), 1, sent))
+	reg := enginetest.NewRegistry(t, registryfaults.StallAt(enginetest.Blob(ri.layer), 1, sent))
 	reg.PushImage(t, "team/cancel:v1", ri.img)
 	opts := enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg))
 	e := newEngine(t, opts)

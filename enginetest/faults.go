@@ -29,7 +29,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,6 +38,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/pullengine/pullengine/internal/replay"
 )
 
 // RequestMatcher selects the requests a fault applies to.
@@ -197,30 +198,13 @@ func repoOf(r *http.Request) string {
 	return name
 }
 
-// record runs the real registry for r and returns its answer.
-func record(next http.Handler, r *http.Request) *httptest.ResponseRecorder {
-	rec := httptest.NewRecorder()
-	next.ServeHTTP(rec, r)
-	return rec
-}
-
-// writeHead copies the recorded answer's status and headers, with the
-// Content-Length of the whole body.
-func writeHead(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
-	for k, vs := range rec.Header() {
-		w.Header()[k] = vs
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(rec.Body.Len()))
-	w.WriteHeader(rec.Code)
-}
-
 // TruncateBody sends the real answer's status and headers, announcing the
 // whole body's length, then only the first half of the body, and closes the
 // connection: the client reads an unexpected EOF.
 func TruncateBody(match RequestMatcher, times int) RegistryOption {
 	return Intercept(match, times, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		rec := record(next, r)
-		writeHead(w, rec)
+		rec := replay.Record(next, r)
+		replay.WriteHead(w, rec)
 		_, _ = w.Write(rec.Body.Bytes()[:rec.Body.Len()/2])
 		// Returning short of Content-Length makes net/http close the
 		// connection rather than reuse it.
@@ -232,8 +216,8 @@ func TruncateBody(match RequestMatcher, times int) RegistryOption {
 // client reads "connection reset by peer".
 func ResetConnection(match RequestMatcher, times int) RegistryOption {
 	return Intercept(match, times, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		rec := record(next, r)
-		writeHead(w, rec)
+		rec := replay.Record(next, r)
+		replay.WriteHead(w, rec)
 		_, _ = w.Write(rec.Body.Bytes()[:rec.Body.Len()/2])
 		rc := http.NewResponseController(w)
 		_ = rc.Flush()
@@ -257,7 +241,7 @@ func ResetConnection(match RequestMatcher, times int) RegistryOption {
 // still decompresses and only the digest check can tell.
 func CorruptBody(match RequestMatcher, times int) RegistryOption {
 	return Intercept(match, times, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		rec := record(next, r)
+		rec := replay.Record(next, r)
 		body := bytes.Clone(rec.Body.Bytes())
 		switch {
 		case len(body) >= 10 && body[0] == 0x1f && body[1] == 0x8b: // gzip: MTIME is bytes 4-7
@@ -266,7 +250,7 @@ func CorruptBody(match RequestMatcher, times int) RegistryOption {
 			body[len(body)-1] ^= 0xff
 		}
 		rec.Body = bytes.NewBuffer(body)
-		writeHead(w, rec)
+		replay.WriteHead(w, rec)
 		_, _ = w.Write(body)
 	})
 }
@@ -359,7 +343,7 @@ func openRanges(next http.Handler) http.Handler {
 		}
 		whole := r.Clone(r.Context())
 		whole.Header.Del("Range")
-		rec := record(next, whole)
+		rec := replay.Record(next, whole)
 		size := int64(rec.Body.Len())
 		if rec.Code != http.StatusOK || start >= size {
 			if rec.Code == http.StatusOK {
@@ -367,7 +351,7 @@ func openRanges(next http.Handler) http.Handler {
 				writeRegistryError(w, http.StatusRequestedRangeNotSatisfiable, "BLOB_UNKNOWN", "range starts after the blob's end")
 				return
 			}
-			writeHead(w, rec)
+			replay.WriteHead(w, rec)
 			_, _ = w.Write(rec.Body.Bytes())
 			return
 		}

@@ -7,6 +7,8 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+
+	"github.com/pullengine/pullengine/internal/replay"
 )
 
 // Multi-range blob reads.
@@ -42,9 +44,9 @@ func serveMultiRanges(next http.Handler) http.Handler {
 		}
 		whole := r.Clone(r.Context())
 		whole.Header.Del("Range")
-		rec := record(next, whole)
+		rec := replay.Record(next, whole)
 		if rec.Code != http.StatusOK {
-			writeHead(w, rec)
+			replay.WriteHead(w, rec)
 			_, _ = w.Write(rec.Body.Bytes())
 			return
 		}
@@ -129,14 +131,4 @@ func parseRange(s string, size int64) (byteRange, error) {
 		last = min(l, size-1)
 	}
 	return byteRange{first, last}, nil
-}
-
-// RefuseMultiRange makes the registry answer every multi-range blob GET
-// with 400 Bad Request, as registries and proxies that do not support
-// multi-range reads do. A partial pull then falls back to fetching whole
-// blobs; single-range and plain GETs are served as usual.
-func RefuseMultiRange() RegistryOption {
-	return Intercept(isMultiRange, -1, func(w http.ResponseWriter, _ *http.Request, _ http.Handler) {
-		writeRegistryError(w, http.StatusBadRequest, "RANGE_INVALID", "multiple ranges are not supported")
-	})
 }

@@ -82,20 +82,6 @@ func TestRegistryServesMultiRange(t *testing.T) {
 	}
 }
 
-// RefuseMultiRange answers 400 to multi-range GETs only.
-func TestRefuseMultiRange(t *testing.T) {
-	reg := enginetest.NewRegistry(t, enginetest.RefuseMultiRange())
-	url, blob := pushBlob(t, reg, 4096)
-	if resp := rangeGet(t, url, "bytes=0-1,4-5"); resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("multi-range: status %d, want 400", resp.StatusCode)
-	}
-	resp := rangeGet(t, url, "bytes=0-1")
-	got, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(got, blob[:2]) {
-		t.Errorf("single range: status %d, %q", resp.StatusCode, got)
-	}
-}
-
 // Throttle paces bodies: a blob cannot arrive faster than the link allows
 // (a lower bound only; the upper depends on the machine).
 func TestThrottle(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pullengine/pullengine/enginetest"
+	"github.com/pullengine/pullengine/internal/registryfaults"
 	"github.com/pullengine/pullengine/internal/safetext"
 )
 
@@ -13,7 +13,7 @@ import (
 // message, only escaped: as the engine's own messages (issue 22, 10).
 func TestHostileRegistryTextEscaped(t *testing.T) {
 	t.Parallel()
-	v := newEnv(t, withRegistryOptions(enginetest.EscapeSequences(manifests, -1, 403, "DENIED")))
+	v := newEnv(t, withRegistryOptions(registryfaults.EscapeSequences(manifests, -1, 403, "DENIED")))
 	ref := v.ref("hostile/app:v1")
 	for _, mode := range []string{"stream", "compatMode"} {
 		query := q("reference", ref)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/pullengine/pullengine/enginetest"
+	"github.com/pullengine/pullengine/internal/registryfaults"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/types"
 )
@@ -73,7 +74,7 @@ func TestCLIAuthFileRefusal(t *testing.T) {
 // mode.
 func TestCLIHugeErrorBodyPeakRSS(t *testing.T) {
 	const body, margin = 50 << 20, 32 << 20
-	reg := enginetest.NewRegistry(t, enginetest.HugeErrorBody(enginetest.Kind(enginetest.ManifestGet), -1, 404, "MANIFEST_UNKNOWN", body))
+	reg := enginetest.NewRegistry(t, registryfaults.HugeErrorBody(enginetest.Kind(enginetest.ManifestGet), -1, 404, "MANIFEST_UNKNOWN", body))
 	s := newCLIStore(t, reg)
 	name := reg.Host + "/team/app:v1"
 
