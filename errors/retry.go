@@ -43,8 +43,8 @@ func permanentContent(err error) bool {
 			return false
 		}
 		msg := errorText(e)
-		if len(msg) > redactWindow {
-			msg = msg[:redactWindow]
+		if len(msg) > textWindow {
+			msg = msg[:textWindow]
 		}
 		return strings.Contains(msg, "exceeded maximum allowed size of") || strings.Contains(msg, "unsupported schema version")
 	})
