@@ -7,6 +7,7 @@ import (
 
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/internal/decide"
+	"github.com/pullengine/pullengine/internal/engineerr"
 	"github.com/pullengine/pullengine/internal/safetext"
 	"github.com/pullengine/pullengine/policy"
 	"github.com/pullengine/pullengine/progress"
@@ -104,7 +105,7 @@ func (st *pullState) report(ctx context.Context, start time.Time) *Result {
 func (st *pullState) fail(ctx context.Context, err error) error {
 	// A context ended with a cause may have left only the cause (in a
 	// *url.Error) in err: its end decides the kind.
-	err = pullerrors.FromContext(ctx, err)
+	err = engineerr.FromContext(ctx, err)
 	var cands []pullerrors.CandidateError
 	for _, c := range st.res.Candidates {
 		if c.Err != nil {

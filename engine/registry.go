@@ -8,6 +8,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/internal/decide"
+	"github.com/pullengine/pullengine/internal/engineerr"
 	"github.com/pullengine/pullengine/internal/safetext"
 	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/docker"
@@ -34,7 +35,7 @@ func (st *pullState) pullFromRegistry(ctx context.Context, loc *local, action de
 			return err
 		}
 		img, pulled, err := st.tryCandidate(ctx, named, loc, action)
-		err = pullerrors.Bound(err) // a registry's huge error text is not kept
+		err = engineerr.Bound(err) // a registry's huge error text is not kept
 		st.tried(named, err)
 		if err != nil {
 			st.e.log.DebugContext(ctx, "candidate failed", "candidate", named.String(), "err", errAttr(err))

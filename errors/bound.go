@@ -16,7 +16,7 @@ import (
 	"go.podman.io/image/v5/signature"
 )
 
-// Bound returns err unchanged when its text is at most
+// bound (engineerr.Bound) returns err unchanged when its text is at most
 // safetext.MaxErrorText bytes.
 // An error with a longer text (a registry's 50 MB error body, carried whole
 // by containers/image) is replaced by one that keeps only:
@@ -31,8 +31,8 @@ import (
 //     signature policy rejections, and the leaves' text, cut.
 //
 // So the big text can be freed as soon as the engine has the error, and no
-// log line, message or event repeats it. Bound(nil) is nil.
-func Bound(err error) error {
+// log line, message or event repeats it. bound(nil) is nil.
+func bound(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -72,7 +72,7 @@ func (e *boundedError) Is(target error) bool {
 }
 
 // keepable returns the part of one node of an error tree worth keeping after
-// Bound: the node itself when it is small, a cut copy of a registry error
+// bound: the node itself when it is small, a cut copy of a registry error
 // code, or the cut text of a leaf. Wrappers are dropped (their leaves are
 // kept).
 func keepable(e error) (error, bool) {
@@ -86,10 +86,10 @@ func keepable(e error) (error, bool) {
 	case docker.UnexpectedHTTPStatusError, *docker.UnexpectedHTTPStatusError:
 		return v, true
 	case docker.ErrUnauthorizedForCredentials:
-		return docker.ErrUnauthorizedForCredentials{Err: Bound(v.Err)}, true
+		return docker.ErrUnauthorizedForCredentials{Err: bound(v.Err)}, true
 	case *docker.ErrUnauthorizedForCredentials:
 		if v != nil {
-			return docker.ErrUnauthorizedForCredentials{Err: Bound(v.Err)}, true
+			return docker.ErrUnauthorizedForCredentials{Err: bound(v.Err)}, true
 		}
 		return nil, false
 	case signature.PolicyRequirementError:
@@ -120,7 +120,7 @@ func detailMark(detail any) any {
 	return struct{}{}
 }
 
-// textError is the cut text of a leaf error dropped by Bound.
+// textError is the cut text of a leaf error dropped by bound.
 type textError string
 
 func (e textError) Error() string { return string(e) }

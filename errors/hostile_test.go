@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/docker/distribution/registry/api/errcode"
+	"github.com/pullengine/pullengine/internal/engineerr"
 	"github.com/pullengine/pullengine/internal/safetext"
 	"go.podman.io/image/v5/docker"
 )
@@ -59,7 +60,7 @@ func TestBound(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := Bound(tc.err)
+			b := engineerr.Bound(tc.err)
 			if n := len(b.Error()); n > safetext.MaxErrorText {
 				t.Errorf("text of %d bytes", n)
 			}
@@ -81,7 +82,7 @@ func TestBound(t *testing.T) {
 		})
 	}
 	small := errors.New("small")
-	if Bound(small) != small {
+	if engineerr.Bound(small) != small {
 		t.Error("a short error was replaced")
 	}
 	pe := New("x", fmt.Errorf("%s", huge))
@@ -157,7 +158,7 @@ func TestFromContextWithCause(t *testing.T) {
 	if Classify(err) != Unavailable {
 		t.Fatalf("precondition: the raw error is %s", Classify(err))
 	}
-	got := FromContext(ctx, err)
+	got := engineerr.FromContext(ctx, err)
 	if Classify(got) != Canceled || Retryable(got) || !errors.Is(got, cause) || !errors.Is(got, context.Canceled) {
 		t.Errorf("canceled with a cause: %s, retryable %t: %v", Classify(got), Retryable(got), got)
 	}
@@ -165,12 +166,12 @@ func TestFromContextWithCause(t *testing.T) {
 	tctx, tcancel := context.WithTimeoutCause(context.Background(), time.Nanosecond, cause)
 	defer tcancel()
 	<-tctx.Done()
-	got = FromContext(tctx, &url.Error{Op: "Get", URL: "https://r.example/v2/", Err: context.Cause(tctx)})
+	got = engineerr.FromContext(tctx, &url.Error{Op: "Get", URL: "https://r.example/v2/", Err: context.Cause(tctx)})
 	if Classify(got) != Timeout || Retryable(got) || HTTPStatus(got) != 504 {
 		t.Errorf("timeout with a cause: %s, retryable %t: %v", Classify(got), Retryable(got), got)
 	}
 
-	if FromContext(context.Background(), cause) != cause {
+	if engineerr.FromContext(context.Background(), cause) != cause {
 		t.Error("a live context changed the error")
 	}
 }

@@ -25,7 +25,7 @@ import (
 //
 // Error is one line: "pulling <reference>: <what went wrong>: <the underlying
 // errors, the registry's own words last>". Credentials never appear in it
-// (credentials removed); the same holds for %v, %+v, %q and slog output.
+// (they are redacted); the same holds for %v, %+v, %q and slog output.
 //
 // Build one with New; set the fields directly only when constructing a value
 // for a test.
@@ -130,12 +130,16 @@ func (c CandidateError) MarshalJSON() ([]byte, error) {
 // only for a refusal before any candidate, with the same answer for the
 // name.
 //
-// Errors whose text is longer than 4 KiB are kept as Bound leaves
+// Errors whose text is longer than 4 KiB are replaced by bounded copies of
 // them, so a PullError never holds a registry's huge error body.
+//
+// New stays exported because PullError is a public type: code that answers
+// for a pull (httpapi, a user's handler or its tests) builds one with the
+// same kind, MaybeNotFound and bounds as the engine's.
 func New(name string, err error, candidates ...CandidateError) *PullError {
-	e := &PullError{Name: name, Err: Bound(err), Candidates: slices.Clone(candidates)}
+	e := &PullError{Name: name, Err: bound(err), Candidates: slices.Clone(candidates)}
 	for i := range e.Candidates {
-		e.Candidates[i].Err = Bound(e.Candidates[i].Err)
+		e.Candidates[i].Err = bound(e.Candidates[i].Err)
 	}
 	e.classify()
 	return e
@@ -522,6 +526,13 @@ func (e *PullError) LogValue() slog.Value {
 // whatever err holds, and errors.Is(Wrap(k, err), k.Sentinel()) is true;
 // errors.Is and errors.As still reach err. The message is err's. Wrap(k, nil)
 // is nil. A kind outside the declared ones counts as Internal.
+//
+// Wrap and Errorf are exported, unlike the engine's other constructors
+// (internal/engineerr), because errors are made outside the engine too:
+// the public packages platform, policy and httpapi, and a user's own code
+// (a handler around httpapi, a wrapper of Engine.Pull) mark the kind of
+// the errors they return so that Classify, HTTPStatus and Retryable answer
+// for them as for the engine's.
 func Wrap(kind Kind, err error) error {
 	if err == nil {
 		return nil

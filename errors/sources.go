@@ -137,7 +137,7 @@ func recognize(err error) match {
 
 	switch e := err.(type) {
 	case *boundedError:
-		// Bound classified the original error whole.
+		// bound classified the original error whole.
 		return certain(e.kind)
 	case *RetryAfterError:
 		// Transparent: the wrapped error decides. Alone it means "slow down".
