@@ -6,6 +6,7 @@ import (
 
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/internal/decide"
+	"github.com/pullengine/pullengine/internal/engineerr"
 	"go.podman.io/image/v5/docker/reference"
 )
 
@@ -59,7 +60,7 @@ func (st *pullState) forTag(tagged reference.Named) *pullState {
 func (st *pullState) listTags(ctx context.Context, repo reference.Named) ([]string, error) {
 	tags, err := listTags(ctx, &st.sys, repo, st.maxTags)
 	if err != nil {
-		return nil, fmt.Errorf("listing tags of %s: %w", repo, pullerrors.Bound(err))
+		return nil, fmt.Errorf("listing tags of %s: %w", repo, engineerr.Bound(err))
 	}
 	return tags, nil
 }

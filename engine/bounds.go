@@ -3,16 +3,16 @@ package engine
 import (
 	"log/slog"
 
-	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/safetext"
 )
 
 // errAttr is an error as a log attribute value: its text redacted, without
-// control characters and cut at pullerrors.MaxErrorText, so that a
+// control characters and cut at safetext.MaxErrorText, so that a
 // registry's words can neither flood a log nor forge lines or escape
 // sequences in it.
 func errAttr(err error) slog.Value {
 	if err == nil {
 		return slog.StringValue("<nil>")
 	}
-	return slog.StringValue(pullerrors.Clean(err.Error(), pullerrors.MaxErrorText))
+	return slog.StringValue(safetext.Clean(err.Error(), safetext.MaxErrorText))
 }

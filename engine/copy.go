@@ -10,6 +10,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/engineerr"
 	"github.com/pullengine/pullengine/internal/report"
 	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/copy"
@@ -154,7 +155,7 @@ func (t *transferSpec) copyOnce(ctx context.Context, rep *report.Reporter, src, 
 	}
 	if err != nil {
 		// A local file's fault is decided here, before the retry loop.
-		return nil, nil, localFault(src, fmt.Errorf("copying %s: %w", describeRef(src), pullerrors.Bound(t.dec.explain(copyError(from, err)))))
+		return nil, nil, localFault(src, fmt.Errorf("copying %s: %w", describeRef(src), engineerr.Bound(t.dec.explain(copyError(from, err)))))
 	}
 	return out, resolved, nil
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/engineerr"
 	"github.com/pullengine/pullengine/internal/report"
 	"github.com/pullengine/pullengine/internal/stagedlayer"
 	"github.com/pullengine/pullengine/progress"
@@ -83,12 +84,12 @@ func (t *transferSpec) fastCopy(ctx context.Context, rep *report.Reporter, src, 
 			t.e.log.DebugContext(ctx, "copy.Image serves this pull", "image", describeRef(src), "reason", err)
 			return nil, nil, err
 		}
-		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), pullerrors.Bound(err))
+		return nil, nil, fmt.Errorf("copying %s: %w", describeRef(src), engineerr.Bound(err))
 	}
 	defer fp.close()
 	id, err := fp.pull(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("copying %s: %w", fp.ref, pullerrors.Bound(err))
+		return nil, nil, fmt.Errorf("copying %s: %w", fp.ref, engineerr.Bound(err))
 	}
 	resolved, err := istorage.Transport.ParseStoreReference(t.e.store, "@"+id)
 	if err != nil {

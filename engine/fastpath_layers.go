@@ -12,6 +12,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/engineerr"
 	"github.com/pullengine/pullengine/internal/imagerecord"
 	"github.com/pullengine/pullengine/internal/stagedlayer"
 	"github.com/pullengine/pullengine/progress"
@@ -264,7 +265,7 @@ func (fp *fastPull) stage(ctx context.Context, s *layerStep, prog *stagingProgre
 func (fp *fastPull) stageError(s *layerStep, err error) error {
 	switch {
 	case errors.Is(err, stagedlayer.ErrUnsafePath):
-		return pullerrors.Final(pullerrors.Wrap(pullerrors.Integrity, err))
+		return engineerr.Final(pullerrors.Wrap(pullerrors.Integrity, err))
 	case errors.Is(err, stagedlayer.ErrDigestMismatch):
 		return pullerrors.Wrap(pullerrors.Integrity, err)
 	case errors.Is(err, stagedlayer.ErrTooLarge):

@@ -24,6 +24,7 @@ import (
 	"github.com/pullengine/pullengine/enginetest"
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/internal/registryfaults"
+	"github.com/pullengine/pullengine/internal/safetext"
 	"github.com/pullengine/pullengine/policy"
 	"github.com/pullengine/pullengine/progress"
 )
@@ -75,10 +76,10 @@ func TestHostileRegistry(t *testing.T) {
 		{
 			name:   "1: a 50 MB error body is cut, and not kept in memory",
 			faults: []enginetest.RegistryOption{registryfaults.HugeErrorBody(enginetest.Kind(enginetest.ManifestGet), -1, 404, "MANIFEST_UNKNOWN", hugeBody)},
-			kind:   pullerrors.NotFound, status: 404, says: pullerrors.TruncatedSuffix,
+			kind:   pullerrors.NotFound, status: 404, says: safetext.TruncatedSuffix,
 			check: func(t *testing.T, h *hostileRun) {
-				if n := len(h.err.Error()); n > pullerrors.MaxMessage {
-					t.Errorf("message of %d bytes, want at most %d", n, pullerrors.MaxMessage)
+				if n := len(h.err.Error()); n > safetext.MaxMessage {
+					t.Errorf("message of %d bytes, want at most %d", n, safetext.MaxMessage)
 				}
 				// containers/image reads the body whole (io.ReadAll), which
 				// nothing outside it can stop; what the engine keeps of it must
@@ -86,9 +87,9 @@ func TestHostileRegistry(t *testing.T) {
 				if grown := int64(h.heapAfter) - int64(h.heapBefore); grown > 8<<20 {
 					t.Errorf("the failed pull keeps %d MiB of heap (its error holds the body?)", grown>>20)
 				}
-				h.logs.assertBounded(t, pullerrors.MaxMessage)
+				h.logs.assertBounded(t, safetext.MaxMessage)
 				for _, ev := range h.events {
-					if ev.Err != nil && len(ev.Err.Error()) > pullerrors.MaxMessage {
+					if ev.Err != nil && len(ev.Err.Error()) > safetext.MaxMessage {
 						t.Errorf("%v event carries %d bytes", ev.Kind, len(ev.Err.Error()))
 					}
 				}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/safetext"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/transports/alltransports"
@@ -97,7 +98,7 @@ func refuseCredentials(name string) error {
 	if t := alltransports.TransportFromImageName(name); t != nil && t.Name() != docker.Transport.Name() {
 		return nil
 	}
-	shown := pullerrors.Redact(name)
+	shown := safetext.Redact(name)
 	if shown == name {
 		return nil
 	}

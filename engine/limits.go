@@ -2,6 +2,7 @@ package engine
 
 import (
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/engineerr"
 	"github.com/pullengine/pullengine/internal/fetch"
 	"go.podman.io/image/v5/manifest"
 )
@@ -52,7 +53,7 @@ func (l Limits) set() bool { return l.MaxLayers > 0 || l.countsBytes() }
 
 // limitError is a limit refusal: Unsupported, never retried.
 func limitError(format string, args ...any) error {
-	return pullerrors.Final(pullerrors.Errorf(pullerrors.Unsupported, format, args...))
+	return engineerr.Final(pullerrors.Errorf(pullerrors.Unsupported, format, args...))
 }
 
 // checkManifest refuses an image manifest with more than MaxLayers

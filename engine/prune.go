@@ -16,6 +16,7 @@ import (
 	"time"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/engineerr"
 	"go.podman.io/storage"
 )
 
@@ -66,7 +67,7 @@ func (e *Engine) Prune(ctx context.Context, opts PruneOptions) (*PruneReport, er
 	// Children before parents: a layer with children cannot be removed.
 	for _, l := range orphans {
 		if err := ctx.Err(); err != nil {
-			return rep, pullerrors.FromContext(ctx, err)
+			return rep, engineerr.FromContext(ctx, err)
 		}
 		if l.Created.After(cutoff) {
 			rep.Kept++

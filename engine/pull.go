@@ -7,6 +7,8 @@ import (
 
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/internal/decide"
+	"github.com/pullengine/pullengine/internal/engineerr"
+	"github.com/pullengine/pullengine/internal/safetext"
 	"github.com/pullengine/pullengine/policy"
 	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/docker/reference"
@@ -83,7 +85,7 @@ func (st *pullState) run(ctx context.Context) error {
 
 // shown is the name as events and logs show it: without the credentials a
 // name may carry ("user:secret@host/app").
-func (st *pullState) shown() string { return pullerrors.Redact(st.name) }
+func (st *pullState) shown() string { return safetext.Redact(st.name) }
 
 // report is the last step of a successful pull: the Result, with its
 // duration and transfer figures, after the sink saw the done event.
@@ -103,7 +105,7 @@ func (st *pullState) report(ctx context.Context, start time.Time) *Result {
 func (st *pullState) fail(ctx context.Context, err error) error {
 	// A context ended with a cause may have left only the cause (in a
 	// *url.Error) in err: its end decides the kind.
-	err = pullerrors.FromContext(ctx, err)
+	err = engineerr.FromContext(ctx, err)
 	var cands []pullerrors.CandidateError
 	for _, c := range st.res.Candidates {
 		if c.Err != nil {
@@ -208,7 +210,7 @@ func (st *pullState) decide(ctx context.Context, loc *local, effective policy.Po
 	byID := st.in.id != "" || (found && loc.byID)
 	action := decide.Decide(decide.Situation{Policy: st.policy, LocalFound: found, LocalCorrupted: corrupted,
 		ByID: byID, PlatformPinned: st.pinned != nil})
-	st.rep.Emit(progress.Event{Kind: progress.PolicyDecision, Ref: pullerrors.Redact(st.in.raw), Message: decisionText(effective, reason, action, loc)})
+	st.rep.Emit(progress.Event{Kind: progress.PolicyDecision, Ref: safetext.Redact(st.in.raw), Message: decisionText(effective, reason, action, loc)})
 	return action
 }
 

@@ -8,6 +8,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/internal/decide"
+	"github.com/pullengine/pullengine/internal/engineerr"
+	"github.com/pullengine/pullengine/internal/safetext"
 	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
@@ -33,7 +35,7 @@ func (st *pullState) pullFromRegistry(ctx context.Context, loc *local, action de
 			return err
 		}
 		img, pulled, err := st.tryCandidate(ctx, named, loc, action)
-		err = pullerrors.Bound(err) // a registry's huge error text is not kept
+		err = engineerr.Bound(err) // a registry's huge error text is not kept
 		st.tried(named, err)
 		if err != nil {
 			st.e.log.DebugContext(ctx, "candidate failed", "candidate", named.String(), "err", errAttr(err))
@@ -60,7 +62,7 @@ func (st *pullState) pullFromRegistry(ctx context.Context, loc *local, action de
 // newer, and tells the progress sink why (Result.RemoteErr says it too).
 func (st *pullState) fallBack(loc *local, remoteErr error) {
 	st.rep.Emit(progress.Event{Kind: progress.Warning, Ref: loc.name,
-		Message: fmt.Sprintf("the registry could not be checked for a newer image, using the local image %.12s: %s", loc.image.ID, pullerrors.Redact(remoteErr.Error()))})
+		Message: fmt.Sprintf("the registry could not be checked for a newer image, using the local image %.12s: %s", loc.image.ID, safetext.Redact(remoteErr.Error()))})
 	st.finishLocal(loc.reference(), loc, LocalFallback, remoteErr)
 }
 

@@ -11,6 +11,7 @@ import (
 	pullerrors "github.com/pullengine/pullengine/errors"
 
 	"github.com/pullengine/pullengine/internal/blobresume"
+	"github.com/pullengine/pullengine/internal/engineerr"
 )
 
 // ResumeOptions configure how the engine keeps interrupted blob downloads
@@ -105,7 +106,7 @@ func notPrivate(what string, named bool, err error) error {
 	if named {
 		kind = pullerrors.InvalidArgument
 	}
-	return pullerrors.Final(pullerrors.Errorf(kind, "%s: %w", what, err))
+	return engineerr.Final(pullerrors.Errorf(kind, "%s: %w", what, err))
 }
 
 // tmpDirPrefix names the per-Engine directory inside the big-files

@@ -33,6 +33,7 @@ import (
 
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/internal/report"
+	"github.com/pullengine/pullengine/internal/safetext"
 	"github.com/pullengine/pullengine/progress"
 )
 
@@ -75,7 +76,7 @@ func (e *Engine) retry(ctx context.Context, rep *report.Reporter, lim retrySetti
 			return err
 		}
 		e.observeRetry(err)
-		redacted := pullerrors.Clean(pullerrors.Redact(err.Error()), pullerrors.MaxErrorText)
+		redacted := safetext.Clean(safetext.Redact(err.Error()), safetext.MaxErrorText)
 		e.log.InfoContext(ctx, retryLogMessage, "attempt", attempt+1, "max", maxRetries, "delay", wait,
 			"kind", pullerrors.Classify(err).String(), "err", redacted)
 		rep.Emit(progress.Event{Kind: progress.Retrying, Attempt: attempt + 1, MaxAttempts: maxRetries,

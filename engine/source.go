@@ -32,6 +32,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/engineerr"
 	"github.com/pullengine/pullengine/internal/fetch"
 	"github.com/pullengine/pullengine/internal/registryclient"
 	"github.com/pullengine/pullengine/internal/report"
@@ -100,7 +101,7 @@ func (r *wrappedRef) NewImageSource(ctx context.Context, sys *types.SystemContex
 	if inner == nil {
 		var err error
 		if inner, err = r.ImageReference.NewImageSource(ctx, sys); err != nil {
-			return nil, pullerrors.Bound(err) // where a registry's error text enters: cut once, before copy.Image wraps it
+			return nil, engineerr.Bound(err) // where a registry's error text enters: cut once, before copy.Image wraps it
 		}
 	}
 	return &wrappedSource{ImageSource: inner, ref: r, sys: sys, layers: map[digest.Digest]bool{}, counter: r.e.limits.counter()}, nil
@@ -128,7 +129,7 @@ func (s *wrappedSource) GetManifest(ctx context.Context, instanceDigest *digest.
 		raw, mime, err = s.ImageSource.GetManifest(ctx, instanceDigest)
 	}
 	if err != nil {
-		return raw, mime, pullerrors.Bound(err)
+		return raw, mime, engineerr.Bound(err)
 	}
 	layers, err := s.ref.e.limits.checkManifest(raw, mime)
 	if err != nil {
@@ -159,7 +160,7 @@ func (s *wrappedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache 
 	whole := func(ctx context.Context, _ int64) (*fetch.Body, error) {
 		rc, size, err := s.ImageSource.GetBlob(ctx, info, cache)
 		if err != nil {
-			return nil, pullerrors.Bound(err) // a registry's error text enters here too
+			return nil, engineerr.Bound(err) // a registry's error text enters here too
 		}
 		return &fetch.Body{ReadCloser: rc, Length: size}, nil
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/internal/registryclient"
+	"github.com/pullengine/pullengine/internal/safetext"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/types"
 )
@@ -110,7 +111,7 @@ func (l *tagLister) validTag(tag string) (bool, error) {
 		if _, derr := digest.Parse(tag); derr == nil {
 			return false, nil
 		}
-		return false, pullerrors.Errorf(pullerrors.Integrity, "registry returned invalid tag %q: %w", pullerrors.Truncate(tag, 256), err)
+		return false, pullerrors.Errorf(pullerrors.Integrity, "registry returned invalid tag %q: %w", safetext.Truncate(tag, 256), err)
 	}
 	return true, nil
 }
@@ -125,7 +126,7 @@ func nextPage(link string) (string, error) {
 	}
 	if !strings.HasPrefix(u.Path, "/") {
 		// Appended to the registry's address, it would name another host.
-		return "", fmt.Errorf("path %q is not absolute", pullerrors.Truncate(u.Path, 100))
+		return "", fmt.Errorf("path %q is not absolute", safetext.Truncate(u.Path, 100))
 	}
 	if u.RawQuery != "" {
 		return u.Path + "?" + u.RawQuery, nil

@@ -9,6 +9,7 @@ import (
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/engineerr"
 	"go.podman.io/image/v5/types"
 )
 
@@ -96,7 +97,7 @@ func localFault(ref types.ImageReference, err error) error {
 	if !strings.Contains(err.Error(), describeRef(ref)) {
 		err = fmt.Errorf("reading %s: %w", describeRef(ref), err)
 	}
-	return pullerrors.Final(pullerrors.Errorf(pullerrors.Integrity, "the local source is corrupt or truncated: %w", err))
+	return engineerr.Final(pullerrors.Errorf(pullerrors.Integrity, "the local source is corrupt or truncated: %w", err))
 }
 
 // isDialError reports a failure to connect (not a failure reported by a

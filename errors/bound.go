@@ -4,15 +4,11 @@ package pullerrors
 // that text whole: an error body of any size is read into memory (its
 // parseHTTPErrorResponse uses io.ReadAll, which nothing outside
 // containers/image can limit), and every fmt.Errorf that wraps it on the way
-// up copies the whole text again. This file bounds what the engine keeps and
-// repeats of such text, and strips the control characters a hostile
-// registry could use to rewrite a terminal or forge log lines.
+// up copies the whole text again. This file bounds what the engine keeps of
+// such text; safetext bounds and escapes what it repeats.
 
 import (
-	"strconv"
-	"strings"
 	"syscall"
-	"unicode/utf8"
 
 	"github.com/docker/distribution/registry/api/errcode"
 	"github.com/pullengine/pullengine/internal/safetext"
@@ -20,73 +16,12 @@ import (
 	"go.podman.io/image/v5/signature"
 )
 
-const (
-	// MaxErrorText is the longest text of one underlying error that a
-	// PullError message, log attribute or progress event repeats; the rest
-	// is replaced by TruncatedSuffix.
-	MaxErrorText = 4 << 10
-	// MaxMessage is the longest PullError message (several candidates'
-	// errors together).
-	MaxMessage = 16 << 10
-	// TruncatedSuffix marks text cut at MaxErrorText or MaxMessage.
-	TruncatedSuffix = "…(truncated)"
-	// redactWindow is how much of an over-long text is redacted before it
-	// is cut: redaction is linear, but not free on 50 MB.
-	redactWindow = 64 << 10
-)
-
-// Truncate returns s cut to at most limit bytes (on a rune boundary), with
-// TruncatedSuffix appended when anything was cut.
-func Truncate(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	return safetext.Prefix(s, limit-len(TruncatedSuffix)) + TruncatedSuffix
-}
-
-// Sanitize makes text from a registry (or any other untrusted source) safe to
-// print on a terminal or in a log line: C0 control characters other than tab
-// (ESC, BEL, CR, LF, ...), DEL, C1 controls (U+0080-U+009F, including the
-// 8-bit CSI U+009B), the Unicode line and paragraph separators, bidirectional
-// overrides and invalid UTF-8 are replaced by their Go escape ("\x1b",
-// "\u009b", "\u202e"). Everything else, tabs and printable Unicode included,
-// is kept.
-func Sanitize(s string) string {
-	if !strings.ContainsFunc(s, safetext.Unsafe) { // invalid bytes read as utf8.RuneError
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 16)
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b.WriteString(`\x` + strconv.FormatUint(uint64(s[i])|0x100, 16)[1:])
-		case safetext.Unsafe(r):
-			q := strconv.QuoteRuneToASCII(r)
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
-}
-
-// Clean is the text of an error (or any message) as this package repeats it:
-// on one line, redacted, sanitized and cut at limit bytes.
-func Clean(s string, limit int) string {
-	if len(s) > redactWindow {
-		s = s[:redactWindow] // the rest is cut below anyway
-	}
-	return Truncate(Sanitize(Redact(oneLine(s))), limit)
-}
-
-// Bound returns err unchanged when its text is at most MaxErrorText bytes.
+// bound (engineerr.Bound) returns err unchanged when its text is at most
+// safetext.MaxErrorText bytes.
 // An error with a longer text (a registry's 50 MB error body, carried whole
 // by containers/image) is replaced by one that keeps only:
 //
-//   - its text, cleaned (Clean) and cut at MaxErrorText;
+//   - its text, cleaned (safetext.Clean) and cut at safetext.MaxErrorText;
 //   - its kind, as Classify says, and what Retryable, RetryAfter and
 //     HTTPStatus need;
 //   - the small errors of its tree that callers match with errors.Is and
@@ -96,8 +31,8 @@ func Clean(s string, limit int) string {
 //     signature policy rejections, and the leaves' text, cut.
 //
 // So the big text can be freed as soon as the engine has the error, and no
-// log line, message or event repeats it. Bound(nil) is nil.
-func Bound(err error) error {
+// log line, message or event repeats it. bound(nil) is nil.
+func bound(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -105,10 +40,10 @@ func Bound(err error) error {
 		return err
 	}
 	text := errorText(err)
-	if len(text) <= MaxErrorText {
+	if len(text) <= safetext.MaxErrorText {
 		return err
 	}
-	b := &boundedError{msg: Clean(text, MaxErrorText), kind: Classify(err)}
+	b := &boundedError{msg: safetext.Clean(text, safetext.MaxErrorText), kind: Classify(err)}
 	walk(err, func(e error) bool {
 		if k, ok := keepable(e); ok {
 			b.keep = append(b.keep, k)
@@ -137,7 +72,7 @@ func (e *boundedError) Is(target error) bool {
 }
 
 // keepable returns the part of one node of an error tree worth keeping after
-// Bound: the node itself when it is small, a cut copy of a registry error
+// bound: the node itself when it is small, a cut copy of a registry error
 // code, or the cut text of a leaf. Wrappers are dropped (their leaves are
 // kept).
 func keepable(e error) (error, bool) {
@@ -147,18 +82,18 @@ func keepable(e error) (error, bool) {
 	case errcode.ErrorCode:
 		return v, true
 	case errcode.Error:
-		return errcode.Error{Code: v.Code, Message: Truncate(v.Message, MaxErrorText), Detail: detailMark(v.Detail)}, true
+		return errcode.Error{Code: v.Code, Message: safetext.Truncate(v.Message, safetext.MaxErrorText), Detail: detailMark(v.Detail)}, true
 	case docker.UnexpectedHTTPStatusError, *docker.UnexpectedHTTPStatusError:
 		return v, true
 	case docker.ErrUnauthorizedForCredentials:
-		return docker.ErrUnauthorizedForCredentials{Err: Bound(v.Err)}, true
+		return docker.ErrUnauthorizedForCredentials{Err: bound(v.Err)}, true
 	case *docker.ErrUnauthorizedForCredentials:
 		if v != nil {
-			return docker.ErrUnauthorizedForCredentials{Err: Bound(v.Err)}, true
+			return docker.ErrUnauthorizedForCredentials{Err: bound(v.Err)}, true
 		}
 		return nil, false
 	case signature.PolicyRequirementError:
-		return signature.PolicyRequirementError(Truncate(string(v), MaxErrorText)), true
+		return signature.PolicyRequirementError(safetext.Truncate(string(v), safetext.MaxErrorText)), true
 	case *RetryAfterError:
 		if v != nil {
 			return &RetryAfterError{After: v.After}, true
@@ -169,7 +104,7 @@ func keepable(e error) (error, bool) {
 		return e, true
 	}
 	if branches, next := unwrap(e); branches == nil && next == nil {
-		return textError(Clean(errorText(e), MaxErrorText)), true
+		return textError(safetext.Clean(errorText(e), safetext.MaxErrorText)), true
 	}
 	return nil, false
 }
@@ -185,7 +120,7 @@ func detailMark(detail any) any {
 	return struct{}{}
 }
 
-// textError is the cut text of a leaf error dropped by Bound.
+// textError is the cut text of a leaf error dropped by bound.
 type textError string
 
 func (e textError) Error() string { return string(e) }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 )
 
-// FromContext classifies err, a failure of work done under ctx, by ctx when
+// fromContext (engineerr.FromContext) classifies err, a failure of work done under ctx, by ctx when
 // ctx has ended: Canceled when it was canceled, Timeout when its deadline
 // passed, never a retryable kind. It returns err unchanged when ctx has not
 // ended or err is nil.
@@ -17,7 +17,7 @@ import (
 // wrap it in a *url.Error, which alone would classify as Unavailable and be
 // retried. The result keeps err's text and tree (errors.Is and errors.As
 // still reach the cause) and adds ctx.Err() to it.
-func FromContext(ctx context.Context, err error) error {
+func fromContext(ctx context.Context, err error) error {
 	if err == nil || ctx == nil || ctx.Err() == nil {
 		return err
 	}

@@ -1,25 +1,13 @@
 package pullerrors
 
-// Final marks err as not worth retrying, whatever its kind: the same
-// request would fail the same way (a blob larger than its declared size is
-// an Integrity error, which is otherwise transient). Classify and the
-// message are unchanged; Retryable reports false.
-func Final(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &finalError{err: err}
-}
+import "github.com/pullengine/pullengine/internal/engineerr"
 
-type finalError struct{ err error }
+// The engine builds its errors with engineerr's constructors; the two that
+// need this package's view of an error tree are installed here.
+func init() { engineerr.Install(bound, fromContext) }
 
-func (e *finalError) Error() string { return e.err.Error() }
-func (e *finalError) Unwrap() error { return e.err }
-
-// isFinal reports whether err's tree holds an error marked by Final.
+// isFinal reports whether err's tree holds an error marked by
+// engineerr.Final.
 func isFinal(err error) bool {
-	return walk(err, func(e error) bool {
-		_, ok := e.(*finalError)
-		return ok
-	})
+	return walk(err, engineerr.IsFinal)
 }

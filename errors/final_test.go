@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/pullengine/pullengine/internal/engineerr"
 )
 
 // Final keeps the kind and the message, and makes any kind not retryable,
@@ -13,7 +15,7 @@ func TestFinal(t *testing.T) {
 	if !Retryable(base) {
 		t.Fatal("Integrity should be retryable unmarked")
 	}
-	err := fmt.Errorf("copying: %w", Final(base))
+	err := fmt.Errorf("copying: %w", engineerr.Final(base))
 	if Retryable(err) {
 		t.Error("a Final error is retryable")
 	}
@@ -26,7 +28,7 @@ func TestFinal(t *testing.T) {
 	if !errors.Is(err, ErrIntegrity) {
 		t.Error("errors.Is(err, ErrIntegrity) is false")
 	}
-	if Final(nil) != nil {
-		t.Error("Final(nil) is not nil")
+	if engineerr.Final(nil) != nil {
+		t.Error("engineerr.Final(nil) is not nil")
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/docker/distribution/registry/api/errcode"
 	v2 "github.com/docker/distribution/registry/api/v2"
+	"github.com/pullengine/pullengine/internal/safetext"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/storage"
 )
@@ -72,11 +73,11 @@ func FuzzClassify(f *testing.F) {
 			data = data[:200]
 		}
 		// Texts enter the engine bounded (Bound cuts a registry's text at
-		// MaxErrorText); a longer one copied into each of 200 nested
+		// safetext.MaxErrorText); a longer one copied into each of 200 nested
 		// errors only measures the harness, and a loaded fuzz worker then
 		// reports it as hung.
-		if len(text) > MaxErrorText {
-			text = text[:MaxErrorText]
+		if len(text) > safetext.MaxErrorText {
+			text = text[:safetext.MaxErrorText]
 		}
 		err := fuzzTree(data, text)
 		k := Classify(err)

@@ -12,41 +12,10 @@ import (
 	"time"
 
 	"github.com/docker/distribution/registry/api/errcode"
+	"github.com/pullengine/pullengine/internal/engineerr"
+	"github.com/pullengine/pullengine/internal/safetext"
 	"go.podman.io/image/v5/docker"
 )
-
-func TestTruncate(t *testing.T) {
-	for _, tc := range []struct {
-		in    string
-		limit int
-		want  string
-	}{
-		{"short", 10, "short"},
-		{strings.Repeat("a", 30), 20, strings.Repeat("a", 20-len(TruncatedSuffix)) + TruncatedSuffix},
-		// never cut inside a rune: "é" is 2 bytes
-		{"x" + strings.Repeat("é", 20), 1 + len(TruncatedSuffix) + 2, "xé" + TruncatedSuffix},
-	} {
-		if got := Truncate(tc.in, tc.limit); got != tc.want || len(got) > max(tc.limit, len(tc.in)) {
-			t.Errorf("Truncate(%q, %d) = %q, want %q", tc.in, tc.limit, got, tc.want)
-		}
-	}
-}
-
-func TestSanitize(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"plain text, tabs\tand ünïcode", "plain text, tabs\tand ünïcode"},
-		{"\x1b[2J\x1b]0;owned\x07", `\x1b[2J\x1b]0;owned\a`},
-		{"cr\rlf\n", `cr\rlf\n`},
-		{"c1 \u009b31m", `c1 \u009b31m`},
-		{"del\x7f", `del\x7f`},
-		{"bidi \u202eevil", `bidi \u202eevil`},
-		{"bad \xff utf8", `bad \xff utf8`},
-	} {
-		if got := Sanitize(tc.in); got != tc.want {
-			t.Errorf("Sanitize(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
 
 // A registry's escape sequences never reach a PullError's message, its log
 // value or a candidate's text.
@@ -91,11 +60,11 @@ func TestBound(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := Bound(tc.err)
-			if n := len(b.Error()); n > MaxErrorText {
+			b := engineerr.Bound(tc.err)
+			if n := len(b.Error()); n > safetext.MaxErrorText {
 				t.Errorf("text of %d bytes", n)
 			}
-			if !strings.HasSuffix(b.Error(), TruncatedSuffix) {
+			if !strings.HasSuffix(b.Error(), safetext.TruncatedSuffix) {
 				t.Errorf("no truncation mark: %q", b.Error()[len(b.Error())-40:])
 			}
 			if k := Classify(b); k != tc.kind || Classify(tc.err) != tc.kind {
@@ -113,11 +82,11 @@ func TestBound(t *testing.T) {
 		})
 	}
 	small := errors.New("small")
-	if Bound(small) != small {
+	if engineerr.Bound(small) != small {
 		t.Error("a short error was replaced")
 	}
 	pe := New("x", fmt.Errorf("%s", huge))
-	if n := len(pe.Error()); n > MaxMessage {
+	if n := len(pe.Error()); n > safetext.MaxMessage {
 		t.Errorf("PullError message of %d bytes", n)
 	}
 }
@@ -142,9 +111,9 @@ func TestForbiddenKeepsItsStatus(t *testing.T) {
 		{"403 DENIED, default message (a bare code)", errcode.ErrorCodeDenied, Denied, 403},
 		{"403 DENIED, default message, quay's detail", fmt.Errorf("%s%.0w", errcode.ErrorCodeDenied.Message(),
 			errcode.Error{Code: errcode.ErrorCodeDenied, Message: errcode.ErrorCodeDenied.Message(), Detail: map[string]any{}}), Denied, 403},
-		{"403 DENIED, quay's detail, its text over MaxErrorText (Bound)", fmt.Errorf("%s: %w", strings.Repeat("x", 2*MaxErrorText),
+		{"403 DENIED, quay's detail, its text over safetext.MaxErrorText (Bound)", fmt.Errorf("%s: %w", strings.Repeat("x", 2*safetext.MaxErrorText),
 			errcode.Error{Code: errcode.ErrorCodeDenied, Message: errcode.ErrorCodeDenied.Message(), Detail: map[string]any{"big": strings.Repeat("d", 1<<20)}}), Denied, 403},
-		{"401 insufficient_scope, its text over MaxErrorText (Bound)", fmt.Errorf("%s: %w", strings.Repeat("x", 2*MaxErrorText), errDenied()), Unauthorized, 401},
+		{"401 insufficient_scope, its text over safetext.MaxErrorText (Bound)", fmt.Errorf("%s: %w", strings.Repeat("x", 2*safetext.MaxErrorText), errDenied()), Unauthorized, 401},
 	} {
 		pe := New("r.example/x", fmt.Errorf("reading manifest: %w", tc.err))
 		if pe.Kind != tc.kind || HTTPStatus(pe) != tc.status || !pe.MaybeNotFound ||
@@ -189,7 +158,7 @@ func TestFromContextWithCause(t *testing.T) {
 	if Classify(err) != Unavailable {
 		t.Fatalf("precondition: the raw error is %s", Classify(err))
 	}
-	got := FromContext(ctx, err)
+	got := engineerr.FromContext(ctx, err)
 	if Classify(got) != Canceled || Retryable(got) || !errors.Is(got, cause) || !errors.Is(got, context.Canceled) {
 		t.Errorf("canceled with a cause: %s, retryable %t: %v", Classify(got), Retryable(got), got)
 	}
@@ -197,12 +166,12 @@ func TestFromContextWithCause(t *testing.T) {
 	tctx, tcancel := context.WithTimeoutCause(context.Background(), time.Nanosecond, cause)
 	defer tcancel()
 	<-tctx.Done()
-	got = FromContext(tctx, &url.Error{Op: "Get", URL: "https://r.example/v2/", Err: context.Cause(tctx)})
+	got = engineerr.FromContext(tctx, &url.Error{Op: "Get", URL: "https://r.example/v2/", Err: context.Cause(tctx)})
 	if Classify(got) != Timeout || Retryable(got) || HTTPStatus(got) != 504 {
 		t.Errorf("timeout with a cause: %s, retryable %t: %v", Classify(got), Retryable(got), got)
 	}
 
-	if FromContext(context.Background(), cause) != cause {
+	if engineerr.FromContext(context.Background(), cause) != cause {
 		t.Error("a live context changed the error")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/docker/distribution/registry/api/errcode"
+	"github.com/pullengine/pullengine/internal/safetext"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/signature"
 )
@@ -24,7 +25,7 @@ import (
 //
 // Error is one line: "pulling <reference>: <what went wrong>: <the underlying
 // errors, the registry's own words last>". Credentials never appear in it
-// (see Redact); the same holds for %v, %+v, %q and slog output.
+// (they are redacted); the same holds for %v, %+v, %q and slog output.
 //
 // Build one with New; set the fields directly only when constructing a value
 // for a test.
@@ -83,11 +84,11 @@ type CandidateError struct {
 }
 
 // Error returns "<name>: <error>" on one line, redacted, without control
-// characters, the error's text cut at MaxErrorText bytes.
+// characters, the error's text cut at 4 KiB.
 func (c CandidateError) Error() string {
-	msg := Clean(errorText(c.Err), MaxErrorText)
+	msg := safetext.Clean(errorText(c.Err), safetext.MaxErrorText)
 	if c.Name != "" {
-		msg = Clean(c.Name, MaxErrorText) + ": " + msg
+		msg = safetext.Clean(c.Name, safetext.MaxErrorText) + ": " + msg
 	}
 	return msg
 }
@@ -129,12 +130,16 @@ func (c CandidateError) MarshalJSON() ([]byte, error) {
 // only for a refusal before any candidate, with the same answer for the
 // name.
 //
-// Errors whose text is longer than MaxErrorText are kept as Bound leaves
+// Errors whose text is longer than 4 KiB are replaced by bounded copies of
 // them, so a PullError never holds a registry's huge error body.
+//
+// New stays exported because PullError is a public type: code that answers
+// for a pull (httpapi, a user's handler or its tests) builds one with the
+// same kind, MaybeNotFound and bounds as the engine's.
 func New(name string, err error, candidates ...CandidateError) *PullError {
-	e := &PullError{Name: name, Err: Bound(err), Candidates: slices.Clone(candidates)}
+	e := &PullError{Name: name, Err: bound(err), Candidates: slices.Clone(candidates)}
 	for i := range e.Candidates {
-		e.Candidates[i].Err = Bound(e.Candidates[i].Err)
+		e.Candidates[i].Err = bound(e.Candidates[i].Err)
 	}
 	e.classify()
 	return e
@@ -280,8 +285,8 @@ func registryRefusal(err error) bool {
 
 // Error returns the one-line, redacted message: what failed and the
 // reference first, the registry's own words last. Control characters are
-// escaped (Sanitize); each underlying error's text is cut at MaxErrorText
-// bytes and the whole message at MaxMessage.
+// escaped; each underlying error's text is cut at 4 KiB and the whole
+// message at 16 KiB, ending in "…(truncated)".
 func (e *PullError) Error() string {
 	if e == nil {
 		return "<nil>"
@@ -301,7 +306,7 @@ func (e *PullError) Error() string {
 	default:
 		b.WriteString(": failed")
 	}
-	return Truncate(Sanitize(Redact(oneLine(b.String()))), MaxMessage)
+	return safetext.Truncate(safetext.Escape(safetext.Redact(safetext.OneLine(b.String()))), safetext.MaxMessage)
 }
 
 // subject names what was being pulled.
@@ -394,17 +399,17 @@ func (e *PullError) detail() string {
 	var parts []string
 	var errText string
 	if e.Err != nil && (e.errDecides || failedCandidates(e.Candidates) == 0) {
-		errText = Clean(errorText(e.Err), MaxErrorText)
+		errText = safetext.Clean(errorText(e.Err), safetext.MaxErrorText)
 		parts = append(parts, errText)
 	}
 	// A candidate whose error is the one already said is not said again.
 	said := func(err error) bool {
-		return errText != "" && (err == e.Err || Clean(errorText(err), MaxErrorText) == errText)
+		return errText != "" && (err == e.Err || safetext.Clean(errorText(err), safetext.MaxErrorText) == errText)
 	}
 	if n := failedCandidates(e.Candidates); n == 1 && len(e.Candidates) == 1 {
 		// The candidate's name is already in the subject.
 		if c := e.Candidates[0]; !said(c.Err) {
-			parts = append(parts, Clean(errorText(c.Err), MaxErrorText))
+			parts = append(parts, safetext.Clean(errorText(c.Err), safetext.MaxErrorText))
 		}
 	} else {
 		for _, c := range e.Candidates {
@@ -493,10 +498,10 @@ func (e *PullError) goString() string {
 	var cs []string
 	for _, c := range e.Candidates {
 		cs = append(cs, fmt.Sprintf("{Name:%q, Err:%q, Authenticated:%t}",
-			Clean(c.Name, MaxErrorText), Clean(errorText(c.Err), MaxErrorText), c.Authenticated))
+			safetext.Clean(c.Name, safetext.MaxErrorText), safetext.Clean(errorText(c.Err), safetext.MaxErrorText), c.Authenticated))
 	}
 	return fmt.Sprintf("&pullerrors.PullError{Name:%q, Kind:%s, Candidates:[%s], Err:%q, MaybeNotFound:%t, Authenticated:%t}",
-		Clean(e.Name, MaxErrorText), e.Kind, strings.Join(cs, ", "), Clean(errorText(e.Err), MaxErrorText), e.MaybeNotFound, e.Authenticated)
+		safetext.Clean(e.Name, safetext.MaxErrorText), e.Kind, strings.Join(cs, ", "), safetext.Clean(errorText(e.Err), safetext.MaxErrorText), e.MaybeNotFound, e.Authenticated)
 }
 
 // LogValue implements slog.LogValuer: a group with the kind, the HTTP status,
@@ -508,7 +513,7 @@ func (e *PullError) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("kind", e.Kind.String()),
 		slog.Int("status", HTTPStatus(e)),
-		slog.String("name", Clean(e.Name, MaxErrorText)),
+		slog.String("name", safetext.Clean(e.Name, safetext.MaxErrorText)),
 		slog.String("msg", e.Error()),
 	}
 	if e.MaybeNotFound {
@@ -521,6 +526,13 @@ func (e *PullError) LogValue() slog.Value {
 // whatever err holds, and errors.Is(Wrap(k, err), k.Sentinel()) is true;
 // errors.Is and errors.As still reach err. The message is err's. Wrap(k, nil)
 // is nil. A kind outside the declared ones counts as Internal.
+//
+// Wrap and Errorf are exported, unlike the engine's other constructors
+// (internal/engineerr), because errors are made outside the engine too:
+// the public packages platform, policy and httpapi, and a user's own code
+// (a handler around httpapi, a wrapper of Engine.Pull) mark the kind of
+// the errors they return so that Classify, HTTPStatus and Retryable answer
+// for them as for the engine's.
 func Wrap(kind Kind, err error) error {
 	if err == nil {
 		return nil
@@ -544,31 +556,6 @@ func (e *kindError) Error() string { return e.err.Error() }
 // Unwrap returns the kind's sentinel and the wrapped error, so errors.Is
 // matches both.
 func (e *kindError) Unwrap() []error { return []error{e.kind.Sentinel(), e.err} }
-
-// oneLine folds a multi-line message (errcode.Errors, shortnames'
-// "N errors occurred while pulling:\n * ...") into one line.
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n\t") {
-		return s
-	}
-	var out strings.Builder
-	for _, line := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
-		line = strings.TrimSpace(strings.ReplaceAll(line, "\t", " "))
-		line = strings.TrimSpace(strings.TrimPrefix(line, "* "))
-		if line == "" {
-			continue
-		}
-		if out.Len() > 0 {
-			if strings.HasSuffix(out.String(), ":") {
-				out.WriteString(" ")
-			} else {
-				out.WriteString("; ")
-			}
-		}
-		out.WriteString(line)
-	}
-	return out.String()
-}
 
 // diskFull reports whether err's tree holds ENOSPC or EDQUOT.
 func diskFull(err error) bool {

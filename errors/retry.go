@@ -14,8 +14,9 @@ import (
 // that arrived corrupt), and a Timeout of a single request (a network
 // timeout, an http.Client timeout, a registry's 408) — but not the caller's
 // own deadline: an err whose chain holds context.DeadlineExceeded itself is
-// not retryable, and neither is a cancellation, nor an error marked Final. Unauthorized, Denied,
-// NotFound, InvalidReference and every other kind are never retryable.
+// not retryable, and neither is a cancellation, nor an error the engine
+// marked final (the same request would fail the same way). Unauthorized,
+// Denied, NotFound, InvalidReference and every other kind are never retryable.
 //
 // Retryable looks at err only. A retry loop must also stop when its own
 // context is done, since a network timeout may be the symptom of that.
@@ -43,8 +44,8 @@ func permanentContent(err error) bool {
 			return false
 		}
 		msg := errorText(e)
-		if len(msg) > redactWindow {
-			msg = msg[:redactWindow]
+		if len(msg) > textWindow {
+			msg = msg[:textWindow]
 		}
 		return strings.Contains(msg, "exceeded maximum allowed size of") || strings.Contains(msg, "unsupported schema version")
 	})

@@ -29,6 +29,11 @@ import (
 	storagetypes "go.podman.io/storage/types"
 )
 
+// textWindow is how much of an error's text the text rules look at: what
+// containers/image and the standard library say comes first; the rest of a
+// long text (a registry's 50 MB body) is not worth scanning.
+const textWindow = 64 << 10
+
 type strength int
 
 const (
@@ -132,7 +137,7 @@ func recognize(err error) match {
 
 	switch e := err.(type) {
 	case *boundedError:
-		// Bound classified the original error whole.
+		// bound classified the original error whole.
 		return certain(e.kind)
 	case *RetryAfterError:
 		// Transparent: the wrapped error decides. Alone it means "slow down".
@@ -406,10 +411,10 @@ var unexpectedResponse = regexp.MustCompile(`error parsing HTTP (\d{3}) response
 // matchText classifies the innermost error of a chain by its message.
 func matchText(err error) (Kind, bool) {
 	msg := errorText(err)
-	if len(msg) > redactWindow {
+	if len(msg) > textWindow {
 		// The rules match what containers/image and the standard library
 		// say first; the rest of a long text is a registry's body.
-		msg = msg[:redactWindow]
+		msg = msg[:textWindow]
 	}
 	if m := unexpectedResponse.FindStringSubmatch(msg); m != nil {
 		status, _ := strconv.Atoi(m[1])

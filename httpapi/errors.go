@@ -6,6 +6,7 @@ import (
 	"reflect"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/safetext"
 )
 
 // ErrorModel is the body of every non-2xx answer, as libpod writes it
@@ -38,11 +39,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // message is err's text as pullerrors cleans the engine's own messages:
 // on one line, without credentials, the control, C1 and bidi characters of
-// a registry's words escaped (pullerrors.Clean), cut at
-// pullerrors.MaxMessage; its long words (echoed input) clipped. The root
+// a registry's words escaped (safetext.Clean), cut at
+// safetext.MaxMessage; its long words (echoed input) clipped. The root
 // cause is an inner error, which PullError's cleaning never touched.
 func message(err error) string {
-	return clipWords(pullerrors.Clean(err.Error(), pullerrors.MaxMessage))
+	return clipWords(safetext.Clean(err.Error(), safetext.MaxMessage))
 }
 
 // rootCause is the text of the innermost error of err's chain, as libpod's

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pullengine/pullengine/engine"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/safetext"
 	"github.com/pullengine/pullengine/progress"
 )
 
@@ -69,7 +70,7 @@ func (h *handler) pull(w http.ResponseWriter, r *http.Request) {
 	if req.local != nil {
 		shown = req.local.shown + req.local.choice // not the private copy
 	}
-	attrs := []any{"reference", clip(pullerrors.Redact(shown)), "policy", req.policy.String(), "mode", mode, "status", status, "duration", time.Since(start)}
+	attrs := []any{"reference", clip(safetext.Redact(shown)), "policy", req.policy.String(), "mode", mode, "status", status, "duration", time.Since(start)}
 	if !req.platform.IsZero() {
 		attrs = append(attrs, "platform", req.platform.String())
 	}

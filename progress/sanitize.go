@@ -6,13 +6,13 @@ import (
 	"github.com/pullengine/pullengine/internal/safetext"
 )
 
-// Sanitize makes text safe to print on a terminal: control characters
-// (ESC, BEL, CR, backspace, the C1 range, DEL ...) and bidirectional
-// overrides are dropped, so text from a registry, an archive or an error
-// message cannot move the cursor, retitle the window, hide earlier lines
-// or reorder what is shown; line breaks and tabs become spaces, so one
+// Sanitize makes text safe to print on a terminal by dropping what is not:
+// control characters (ESC, BEL, CR, backspace, the C1 range, DEL ...) and
+// bidirectional overrides are removed, so text from a registry, an
+// archive or an error message cannot move the cursor, retitle the window,
+// hide earlier lines or reorder what is shown; line breaks and tabs become spaces, so one
 // message stays one line; invalid UTF-8 becomes U+FFFD. The characters are
-// those pullerrors.Sanitize escapes.
+// those pullerrors escapes (as \x1b, \u202e, ...) in error messages.
 func Sanitize(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	if !strings.ContainsFunc(s, unsafe) {

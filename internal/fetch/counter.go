@@ -7,6 +7,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/engineerr"
 	"go.podman.io/image/v5/pkg/compression"
 )
 
@@ -46,7 +47,7 @@ func (c *Counter) Add(d digest.Digest, layer *int64, n int64) error {
 
 // limitError is a limit refusal: Unsupported, never retried.
 func limitError(format string, args ...any) error {
-	return pullerrors.Final(pullerrors.Errorf(pullerrors.Unsupported, format, args...))
+	return engineerr.Final(pullerrors.Errorf(pullerrors.Unsupported, format, args...))
 }
 
 // wrap tees rc through a counter of what it unpacks to.

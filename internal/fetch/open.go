@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/internal/blobresume"
+	"github.com/pullengine/pullengine/internal/engineerr"
 	"github.com/pullengine/pullengine/progress"
 )
 
@@ -158,7 +159,7 @@ func checkAnnouncedSize(b Blob, announced int64, peer string) error {
 // oversizeError is the integrity error of a body that does not match the
 // declared size. Retrying would fetch the same body: not retried.
 func oversizeError(d digest.Digest, what string) error {
-	return pullerrors.Final(pullerrors.Errorf(pullerrors.Integrity, "blob %s: %s", d, what))
+	return engineerr.Final(pullerrors.Errorf(pullerrors.Integrity, "blob %s: %s", d, what))
 }
 
 // sized bounds rc, a body peer sends, by the blob's declared size, if

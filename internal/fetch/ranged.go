@@ -25,8 +25,8 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
-	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/internal/registryclient"
+	"github.com/pullengine/pullengine/internal/safetext"
 )
 
 // Ranged returns the Opener of blob d (of declared size) that opens it
@@ -104,7 +104,7 @@ func checkContentRange(res *http.Response, from, size int64) error {
 	cr := res.Header.Get("Content-Range")
 	total, ok := strings.CutPrefix(cr, want)
 	if !ok || (total != "*" && total != strconv.FormatInt(size, 10)) {
-		return fmt.Errorf("the registry answered range %q, asked %s%d", pullerrors.Truncate(cr, 100), want, size)
+		return fmt.Errorf("the registry answered range %q, asked %s%d", safetext.Truncate(cr, 100), want, size)
 	}
 	if res.ContentLength >= 0 && res.ContentLength != size-from {
 		return fmt.Errorf("the registry announced %d bytes for a range of %d", res.ContentLength, size-from)

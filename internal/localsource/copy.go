@@ -8,6 +8,7 @@ import (
 	"path"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/engineerr"
 	"go.podman.io/image/v5/pkg/compression"
 	"golang.org/x/sys/unix"
 )
@@ -62,7 +63,7 @@ func (c *copier) tree(fd int, dst, rel string, depth int) error {
 // regular file copied or linked; anything else is refused.
 func (c *copier) entry(dirFD int, name, dst, rel string, depth int) error {
 	if err := c.ctx.Err(); err != nil {
-		return pullerrors.FromContext(c.ctx, err)
+		return engineerr.FromContext(c.ctx, err)
 	}
 	if c.entries++; c.entries > maxEntries {
 		return pullerrors.Errorf(pullerrors.InvalidArgument, "%s holds more than %d files", c.shown, maxEntries)
@@ -132,7 +133,7 @@ type budgetReader struct {
 
 func (b *budgetReader) Read(p []byte) (int, error) {
 	if err := b.c.ctx.Err(); err != nil {
-		return 0, pullerrors.FromContext(b.c.ctx, err)
+		return 0, engineerr.FromContext(b.c.ctx, err)
 	}
 	if b.c.max > 0 && int64(len(p)) > b.c.left+1 {
 		p = p[:b.c.left+1]
@@ -140,7 +141,7 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if b.c.max > 0 {
 		if b.c.left -= int64(n); b.c.left < 0 {
-			return 0, pullerrors.Final(pullerrors.Errorf(pullerrors.Unsupported, "%s is larger than the %d bytes this server copies for a local source", b.c.shown, b.c.max))
+			return 0, engineerr.Final(pullerrors.Errorf(pullerrors.Unsupported, "%s is larger than the %d bytes this server copies for a local source", b.c.shown, b.c.max))
 		}
 	}
 	if err != nil && err != io.EOF {

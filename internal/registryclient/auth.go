@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/safetext"
 	"go.podman.io/image/v5/docker"
 )
 
@@ -100,7 +101,7 @@ func (c *Client) tokenRequest(ctx context.Context, params map[string]string) (*h
 		err = fmt.Errorf("scheme %q is not http or https", u.Scheme)
 	}
 	if err != nil {
-		return nil, pullerrors.Wrap(pullerrors.Integrity, fmt.Errorf("bad token realm %q: %w", pullerrors.Truncate(realm, 256), err))
+		return nil, pullerrors.Wrap(pullerrors.Integrity, fmt.Errorf("bad token realm %q: %w", safetext.Truncate(realm, 256), err))
 	}
 	scope := "repository:" + c.Repository() + ":pull"
 	if c.creds.IdentityToken != "" {

@@ -28,6 +28,7 @@ import (
 	"sync"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/safetext"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/pkg/docker/config"
 	"go.podman.io/image/v5/pkg/sysregistriesv2"
@@ -234,7 +235,7 @@ func (c *Client) do(ctx context.Context, scheme, path string, header http.Header
 	if !strings.HasPrefix(path, "/") {
 		// "https://host" + ".evil.example/x" would be another host, and
 		// the credentials would go there.
-		return nil, pullerrors.Errorf(pullerrors.Integrity, "request path %q does not start with /", pullerrors.Truncate(path, 100))
+		return nil, pullerrors.Errorf(pullerrors.Integrity, "request path %q does not start with /", safetext.Truncate(path, 100))
 	}
 	u, err := url.Parse(scheme + "://" + c.endpoint + path)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/docker/distribution/registry/api/errcode"
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/safetext"
 	"go.podman.io/image/v5/docker"
 )
 
@@ -35,7 +36,7 @@ func responseError(res *http.Response) error {
 				if msg == "" {
 					msg = errcode.ErrorCodeDenied.Message()
 				}
-				return errcode.Error{Code: errcode.ErrorCodeDenied, Message: pullerrors.Truncate(msg, 256)}
+				return errcode.Error{Code: errcode.ErrorCodeDenied, Message: safetext.Truncate(msg, 256)}
 			}
 		}
 	}
@@ -53,12 +54,12 @@ func responseError(res *http.Response) error {
 			if e.Detail != nil {
 				detail = struct{}{}
 			}
-			return errcode.Error{Code: e.Code, Message: pullerrors.Truncate(e.Message, 256), Detail: detail}
+			return errcode.Error{Code: e.Code, Message: safetext.Truncate(e.Message, 256), Detail: detail}
 		}
 		return errs[0]
 	}
 	if res.StatusCode == http.StatusUnauthorized {
 		return errcode.ErrorCodeUnauthorized
 	}
-	return fmt.Errorf("%s: %q%.0w", res.Status, pullerrors.Truncate(string(body), 50), docker.UnexpectedHTTPStatusError{StatusCode: res.StatusCode})
+	return fmt.Errorf("%s: %q%.0w", res.Status, safetext.Truncate(string(body), 50), docker.UnexpectedHTTPStatusError{StatusCode: res.StatusCode})
 }

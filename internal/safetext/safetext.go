@@ -1,8 +1,11 @@
-// Package safetext says which characters of untrusted text (a registry's
-// error, an image name, an archive's annotation) must not reach a terminal
-// or a log line as they are. pullerrors escapes them in messages; the
-// progress renderers drop them. One rule, so a character that is harmless
-// in one place is harmless in the other.
+// Package safetext makes untrusted text (a registry's error, an image
+// name, an archive's annotation) safe to repeat in an error message, a log
+// line, a progress event or an HTTP answer: it says which characters must
+// not reach a terminal as they are (Unsafe) and escapes them (Escape),
+// removes credentials (Redact), and clips over-long text on a character
+// boundary (Prefix, Clip, Truncate). pullerrors escapes unsafe characters
+// in messages; the progress renderers drop them. One rule, so a character
+// that is harmless in one place is harmless in the other.
 package safetext
 
 import (

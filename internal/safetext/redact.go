@@ -1,4 +1,4 @@
-package pullerrors
+package safetext
 
 import (
 	"regexp"
@@ -36,8 +36,8 @@ var (
 // from a path and is not supported), Basic and Bearer
 // authorization values, secret query parameters (access_token, signatures of
 // pre-signed blob URLs, ...) and secret fields of JSON documents. Every
-// message this package produces goes through it; callers that print an
-// underlying error themselves should pass its text through it too.
+// message pullerrors produces goes through it (Clean); code that prints an
+// underlying error or an input name itself passes its text through it too.
 func Redact(s string) string {
 	if strings.Contains(s, "@") {
 		s = redactUserinfo(s)

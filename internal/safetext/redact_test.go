@@ -1,4 +1,4 @@
-package pullerrors
+package safetext
 
 import "testing"
 
