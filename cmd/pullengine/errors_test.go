@@ -73,6 +73,12 @@ func TestCLIAuthFileRefusal(t *testing.T) {
 // CLI's peak RSS stays within a few MiB of that floor, in every output
 // mode.
 func TestCLIHugeErrorBodyPeakRSS(t *testing.T) {
+	if raceEnabled {
+		// Measured under -race the peaks are 4-5 times larger and vary with
+		// the detector's shadow memory; make test runs this test once more
+		// without -race.
+		t.Skip("peak RSS is measured without the race detector (make test runs it so)")
+	}
 	const body, margin = 50 << 20, 32 << 20
 	reg := enginetest.NewRegistry(t, registryfaults.HugeErrorBody(enginetest.Kind(enginetest.ManifestGet), -1, 404, "MANIFEST_UNKNOWN", body))
 	s := newCLIStore(t, reg)
