@@ -36,6 +36,22 @@ type childOptions struct {
 	RegistriesDir, AliasConf, BigFilesTemporaryDir, BlobInfoDir string
 }
 
+// startPuller starts this test binary again as a child that pulls refs
+// (comma-separated) with opts, as another process would; exited receives
+// the child's end.
+func startPuller(t *testing.T, opts engine.Options, refs string) (*exec.Cmd, chan error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+encodeChildOptions(t, opts), crashRefEnv+"="+refs)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	return cmd, exited
+}
+
 func encodeChildOptions(t *testing.T, o engine.Options) string {
 	t.Helper()
 	sys := o.SystemContext
@@ -156,14 +172,7 @@ func TestKillMidPull(t *testing.T) {
 	seed(t, opts, reg.Host+"/team/good:v1")
 	h.armed.Store(true)
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+encodeChildOptions(t, opts), crashRefEnv+"="+reg.Host+"/team/victim:v1")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	cmd, exited := startPuller(t, opts, reg.Host+"/team/victim:v1")
 	select {
 	case <-h.reached:
 	case err := <-exited:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
@@ -85,14 +84,7 @@ func TestFastPathKillWhileStaging(t *testing.T) {
 	name := reg.Host + "/fp/victim:v1"
 	h.armed.Store(true)
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+encodeChildOptions(t, opts), crashRefEnv+"="+name)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	cmd, exited := startPuller(t, opts, name)
 	// Kill once the child kept the half the registry sent and both layers
 	// have staging directories (polled, no time limit but the test's).
 	half := ri.layerSize / 2

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -153,14 +152,7 @@ func TestResumeAfterKill(t *testing.T) {
 	name := reg.Host + "/team/victim:v1"
 	h.armed.Store(true)
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+encodeChildOptions(t, opts), crashRefEnv+"="+name)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	cmd, exited := startPuller(t, opts, name)
 	// Wait (no time limit but the test's) until the child wrote all the
 	// registry sent, half the layer: a SIGKILL must lose none of it.
 	half := ri.layerSize / 2

@@ -73,22 +73,7 @@ func appendSparseEntry(t *testing.T, from, to string, size int64) {
 	}
 	defer out.Close()
 	tw := tar.NewWriter(out)
-	tr := tar.NewReader(in)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyTarEntries(t, tw, in)
 	if err := tw.WriteHeader(&tar.Header{Name: "blobs/sha256/padding", Typeflag: tar.TypeReg, Size: size, Mode: 0o644}); err != nil {
 		t.Fatal(err)
 	}

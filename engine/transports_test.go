@@ -520,6 +520,18 @@ func prependEntries(t *testing.T, from, to string, entries []tarEntry) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	writeEntries(t, tw, entries)
+	copyTarEntries(t, tw, in)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyTarEntries writes every entry of the tar in into tw.
+func copyTarEntries(t *testing.T, tw *tar.Writer, in io.Reader) {
+	t.Helper()
 	tr := tar.NewReader(in)
 	for {
 		h, err := tr.Next()
@@ -535,12 +547,6 @@ func prependEntries(t *testing.T, from, to string, entries []tarEntry) {
 		if _, err := io.Copy(tw, tr); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

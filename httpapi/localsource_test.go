@@ -363,18 +363,7 @@ func writeSparseArchive(t *testing.T, path string, size int64) {
 // growLargestBlob appends n bytes to the largest blob of the layout dir.
 func growLargestBlob(t *testing.T, dir string, n int64) {
 	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
-	must(t, err)
-	var largest string
-	var size int64 = -1
-	for _, e := range entries {
-		fi, err := e.Info()
-		must(t, err)
-		if fi.Size() > size {
-			largest, size = filepath.Join(dir, "blobs", "sha256", e.Name()), fi.Size()
-		}
-	}
-	f, err := os.OpenFile(largest, os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(largestBlob(t, dir), os.O_WRONLY|os.O_APPEND, 0)
 	must(t, err)
 	defer f.Close()
 	_, err = io.CopyN(f, zeros{}, n)
