@@ -221,7 +221,8 @@ func (fp *fastPull) checkPolicy(ctx context.Context, unparsed *image.UnparsedIma
 		if err == nil {
 			err = errors.New("the signature policy refused the image")
 		}
-		return fmt.Errorf("Source image rejected: %w", err) //nolint:staticcheck // copy.Image's words
+		//lint:ignore ST1005 copy.Image's words, which callers and tests match
+		return fmt.Errorf("Source image rejected: %w", err)
 	}
 	return nil
 }
