@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 // Store is a directory of partial blobs. It is safe for concurrent use; a
@@ -57,8 +58,13 @@ type Store struct {
 	// hashed partial's state (what a SIGKILL can lose of a resumed
 	// download; a first download loses nothing). Zero: DefaultSaveEvery.
 	SaveEvery int64
-	// SyncEvery is how many bytes may arrive between two fsyncs of the
-	// data (what a power loss can lose). Zero: DefaultSyncEvery.
+	// SyncEvery is how many bytes may arrive between two requests to
+	// write the data back to disk (sync_file_range, not waited for: a
+	// download never stalls on the disk, and the page cache holds no more
+	// than this much of a partial unwritten). A power loss can still lose
+	// unwritten bytes; a partial whose state got ahead of its data fails
+	// its digest and is removed. Close waits for the data (fsync). Zero:
+	// DefaultSyncEvery.
 	SyncEvery int64
 	// MaxBytes and MaxAge bound the partials kept, as Clean does, every
 	// time a new partial starts and every time one is kept (the oldest go
@@ -289,7 +295,10 @@ func (p *Partial) Write(b []byte) (int, error) {
 		return n, err
 	}
 	if p.off-p.synced >= orDefault(p.s.SyncEvery, DefaultSyncEvery) {
-		if err := p.data.Sync(); err != nil {
+		// Start the write-back without waiting for it: an fsync here
+		// stalled every download on the disk (a cold 1 GiB pull took 1.7x
+		// as long as without a partial).
+		if err := unix.SyncFileRange(int(p.data.Fd()), p.synced, p.off-p.synced, unix.SYNC_FILE_RANGE_WRITE); err != nil && !errors.Is(err, unix.ENOSYS) {
 			return n, err
 		}
 		p.synced = p.off
