@@ -20,9 +20,9 @@ import (
 	"sync"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
+	"github.com/pullengine/pullengine/internal/registryclient"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/pkg/docker/config"
-	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	"go.podman.io/image/v5/types"
 )
 
@@ -166,13 +166,9 @@ func sendsCredentials(sys *types.SystemContext, named reference.Named) bool {
 // primarySource is the reference containers/image pulls named from when no
 // mirror serves it: named after registries.conf's location rewrite.
 func primarySource(sys *types.SystemContext, named reference.Named) reference.Named {
-	registry, err := sysregistriesv2.FindRegistry(sys, named.Name())
-	if err != nil || registry == nil {
+	sources, err := registryclient.PullSources(sys, named)
+	if err != nil {
 		return named
 	}
-	sources, err := registry.PullSourcesFromReference(named)
-	if err != nil || len(sources) == 0 {
-		return named
-	}
-	return sources[len(sources)-1].Reference
+	return sources[len(sources)-1].Ref // the location is always last
 }

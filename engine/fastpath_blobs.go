@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/opencontainers/go-digest"
-	"github.com/pullengine/pullengine/internal/fetch"
 	"github.com/pullengine/pullengine/internal/report"
 	"go.podman.io/image/v5/types"
 )
@@ -22,27 +21,17 @@ type blobOpener struct {
 	classify func(err error) error
 }
 
-// newBlobOpener reads the blobs of src (a registry source of srcRef),
-// reporting resumes and reconnections to rep. Unlike copy.Image's wrapped
-// source it counts nothing for Limits: the differ bounds what a layer
-// unpacks to in its one decompression (fastLimits).
+// newBlobOpener reads the blobs of src (a registry source of srcRef)
+// through the wrapped source copy.Image reads them with, reporting resumes
+// and reconnections to rep. It counts nothing for Limits (no counter): the
+// differ bounds what a layer unpacks to in its one decompression
+// (fastLimits).
 func (t *transferSpec) newBlobOpener(rep *report.Reporter, srcRef types.ImageReference, src types.ImageSource) blobOpener {
-	e := t.e
-	ref := &wrappedRef{ImageReference: srcRef, e: e, rep: rep, registry: true}
-	ws := &wrappedSource{ImageSource: src, ref: ref, sys: &t.sys, layers: map[digest.Digest]bool{}} // for its ranged clients
+	ref := &wrappedRef{ImageReference: srcRef, e: t.e, rep: rep, registry: true}
+	ws := &wrappedSource{ImageSource: src, ref: ref, sys: &t.sys, layers: map[digest.Digest]bool{}} // no Limits counter
 	return blobOpener{
 		open: func(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache) (io.ReadCloser, error) {
-			whole := func(ctx context.Context, _ int64) (*fetch.Body, error) {
-				rc, size, err := src.GetBlob(ctx, info, cache)
-				if err != nil {
-					return nil, err
-				}
-				return &fetch.Body{ReadCloser: rc, Length: size}, nil
-			}
-			rc, _, err := fetch.Open(ctx, fetch.Blob{
-				Digest: info.Digest, Size: info.Size, Layer: true,
-				Open: fetch.Ranged(ws.rangeClients, info.Digest, info.Size, whole, e.log),
-			}, e.fetchConfig(rep, &ref.suspect))
+			rc, _, err := ws.GetBlob(ctx, info, cache)
 			return rc, err
 		},
 		classify: func(err error) error { return copyError(ref, err) },

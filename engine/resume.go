@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	pullerrors "github.com/pullengine/pullengine/errors"
@@ -91,7 +90,7 @@ func (e *Engine) setupResume(opts ResumeOptions) error {
 		maxBytes = DefaultPartialMaxBytes
 	}
 	s.MaxAge, s.MaxBytes = maxAge, max(maxBytes, 0)
-	if freed := s.Clean(maxAge, max(maxBytes, 0)); freed > 0 {
+	if freed := s.Clean(s.MaxAge, s.MaxBytes); freed > 0 {
 		e.log.Info("removed stale partial downloads", "dir", dir, "bytes", freed)
 	}
 	e.resume.partials = s
@@ -162,7 +161,7 @@ func (e *Engine) setupTmpDir(base string) (string, error) {
 func (e *Engine) cleanTmpDirs(base string) {
 	dirs, _ := filepath.Glob(filepath.Join(base, tmpDirPrefix+"*"))
 	for _, dir := range dirs {
-		if !ownDir(dir) {
+		if !blobresume.OwnDir(dir) {
 			continue // a link or another user's: never followed, never ours to remove
 		}
 		lock, err := blobresume.LockPath(filepath.Join(dir, tmpLockName))
@@ -177,7 +176,7 @@ func (e *Engine) cleanTmpDirs(base string) {
 	}
 	starting, _ := filepath.Glob(filepath.Join(base, tmpNewPrefix+"*"))
 	for _, dir := range starting {
-		if fi, err := os.Lstat(dir); err == nil && ownDir(dir) && time.Since(fi.ModTime()) > tmpNewMaxAge {
+		if fi, err := os.Lstat(dir); err == nil && blobresume.OwnDir(dir) && time.Since(fi.ModTime()) > tmpNewMaxAge {
 			_ = os.RemoveAll(dir)
 		}
 	}
@@ -191,15 +190,4 @@ func (e *Engine) closeTmpDir() {
 	_ = os.RemoveAll(e.tmpDir)
 	e.tmpLock.Unlock()
 	e.tmpLock = nil
-}
-
-// ownDir reports whether path is a directory (not a link to one) owned by
-// the process's user.
-func ownDir(path string) bool {
-	fi, err := os.Lstat(path)
-	if err != nil || !fi.IsDir() {
-		return false
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && int(st.Uid) == os.Geteuid()
 }

@@ -37,6 +37,19 @@ func PrivateDir(dir string) error {
 	return nil
 }
 
+// OwnDir reports whether path is a directory (not a link to one) owned by
+// the process's effective user: PrivateDir's first two checks, without the
+// mode, for clean-ups that must never follow a link or touch another
+// user's directory.
+func OwnDir(path string) bool {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Geteuid()
+}
+
 // openNoFollow opens path (in the store's directory) without following a
 // symbolic link in its last component: a planted link fails with ELOOP
 // rather than making the engine write where it points.

@@ -44,7 +44,6 @@ const MaxAuxBody = 1 << 20
 // concurrent use.
 type Client struct {
 	http     *http.Client
-	host     string // the registry's name (docker.io, not registry-1.docker.io)
 	endpoint string // host[:port] the requests go to
 	insecure bool   // TLS verification off: plain HTTP after HTTPS fails
 	repo     reference.Named
@@ -123,7 +122,6 @@ func NewForSource(sys *types.SystemContext, logical reference.Named, src Source)
 	}
 	return &Client{
 		http:     &http.Client{Transport: tr},
-		host:     host,
 		endpoint: endpoint,
 		insecure: tlsc.InsecureSkipVerify,
 		repo:     reference.TrimNamed(physical),
@@ -172,7 +170,7 @@ func (c *Client) Repository() string { return reference.Path(c.repo) }
 
 // Host is the registry the client talks to, as named in references
 // ("docker.io", "quay.io", "mirror.example:5000").
-func (c *Client) Host() string { return c.host }
+func (c *Client) Host() string { return reference.Domain(c.repo) }
 
 // Authenticated reports whether the client has credentials for its
 // registry (from the options, an auth file or a credential helper).
