@@ -33,10 +33,6 @@ import (
 	"go.podman.io/image/v5/transports/alltransports"
 )
 
-// pathTransports are the transports whose reference is a local path,
-// "path" or "path:choice".
-var pathTransports = map[string]bool{"oci": true, "oci-archive": true, "docker-archive": true, "dir": true}
-
 // resolveDirs resolves the non-empty directories of dirs (resolveDir).
 func resolveDirs(dirs []string) []string {
 	var resolved []string
@@ -60,7 +56,7 @@ func (c *config) checkSource(name string) (string, *localPath, error) {
 	transport, within, _ := strings.Cut(name, ":")
 	local := len(c.allowedPaths) > 0 || c.stores.any
 	switch {
-	case pathTransports[transport] && len(c.allowedPaths) > 0:
+	case isLocalTransport(transport) && len(c.allowedPaths) > 0:
 		lp, err := c.checkPath(transport, within)
 		return name, lp, err
 	case transport == "containers-storage" && c.stores.any:
@@ -137,7 +133,15 @@ func (c *config) allowedRoot(p string) (root, rel string, ok bool) {
 	return "", "", false
 }
 
-// localKinds says how each path transport's source is opened.
+// isLocalTransport reports whether transport's reference is a local path.
+func isLocalTransport(transport string) bool {
+	_, ok := localKinds[transport]
+	return ok
+}
+
+// localKinds are the transports whose reference is a local path ("path"
+// or "path:choice"), and how each one's source is opened; the engine's
+// localFiles (engine/transports.go) names the same four.
 var localKinds = map[string]localsource.Kind{
 	"oci-archive":    localsource.OCIArchive,
 	"docker-archive": localsource.DockerArchive,

@@ -86,8 +86,8 @@ func New() *Collector {
 			Help: "Copies retried after a transient error.",
 		}),
 	}
-	for _, kind := range []string{"fetched", "reused", "resumed", "discarded"} {
-		c.bytes.WithLabelValues(kind) // present at zero from the first scrape
+	for _, b := range transferBytes(engine.Transfer{}) {
+		c.bytes.WithLabelValues(b.kind) // present at zero from the first scrape
 	}
 	return c
 }
@@ -130,12 +130,23 @@ func (c *Collector) PullFinished(res *engine.Result, err error, d time.Duration)
 	if res == nil {
 		return
 	}
-	t := res.Transfer
-	for kind, n := range map[string]int64{"fetched": t.BytesFetched, "reused": t.BytesReused, "resumed": t.BytesResumed, "discarded": t.BytesDiscarded} {
-		if n > 0 {
-			c.bytes.WithLabelValues(kind).Add(float64(n))
+	for _, b := range transferBytes(res.Transfer) {
+		if b.n > 0 {
+			c.bytes.WithLabelValues(b.kind).Add(float64(b.n))
 		}
 	}
+}
+
+// transferBytes are t's byte counts under their pullengine_bytes_total
+// kind label: the one list of those labels.
+func transferBytes(t engine.Transfer) [4]struct {
+	kind string
+	n    int64
+} {
+	return [4]struct {
+		kind string
+		n    int64
+	}{{"fetched", t.BytesFetched}, {"reused", t.BytesReused}, {"resumed", t.BytesResumed}, {"discarded", t.BytesDiscarded}}
 }
 
 // PullRetrying counts a retry.
