@@ -145,8 +145,9 @@ func (r Record) options() (*storage.ImageOptions, error) {
 			blob = append(blob, sig...)
 		}
 		md.SignaturesSizes[r.ManifestDigest] = md.SignatureSizes
-		add("signatures", blob, digest.Canonical.FromBytes(blob))
-		add("signature-"+r.ManifestDigest.Encoded(), blob, digest.Canonical.FromBytes(blob))
+		d := digest.Canonical.FromBytes(blob)
+		add("signatures", blob, d)
+		add("signature-"+r.ManifestDigest.Encoded(), blob, d)
 	}
 	raw, err := json.Marshal(md)
 	if err != nil {
