@@ -76,11 +76,12 @@ func (e *Engine) retry(ctx context.Context, rep *report.Reporter, lim retrySetti
 			return err
 		}
 		e.observeRetry(err)
-		redacted := safetext.Clean(safetext.Redact(err.Error()), safetext.MaxErrorText)
+		redacted := safetext.Clean(err.Error(), safetext.MaxErrorText) // Clean redacts
+		kind := pullerrors.Classify(err).String()
 		e.log.InfoContext(ctx, retryLogMessage, "attempt", attempt+1, "max", maxRetries, "delay", wait,
-			"kind", pullerrors.Classify(err).String(), "err", redacted)
+			"kind", kind, "err", redacted)
 		rep.Emit(progress.Event{Kind: progress.Retrying, Attempt: attempt + 1, MaxAttempts: maxRetries,
-			Delay: wait, Message: redacted, ErrorKind: pullerrors.Classify(err).String()})
+			Delay: wait, Message: redacted, ErrorKind: kind})
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

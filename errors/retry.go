@@ -43,10 +43,7 @@ func permanentContent(err error) bool {
 		if branches, next := unwrap(e); branches != nil || next != nil {
 			return false
 		}
-		msg := errorText(e)
-		if len(msg) > textWindow {
-			msg = msg[:textWindow]
-		}
+		msg := textHead(e)
 		return strings.Contains(msg, "exceeded maximum allowed size of") || strings.Contains(msg, "unsupported schema version")
 	})
 }

@@ -408,14 +408,20 @@ var textRules = []struct {
 // (quay's HTML 404, Docker Hub's bare-text 429).
 var unexpectedResponse = regexp.MustCompile(`error parsing HTTP (\d{3}) response body`)
 
+// textHead is the start of err's text that the text rules read: they
+// match what containers/image and the standard library say first; the
+// rest of a long text is a registry's body.
+func textHead(err error) string {
+	s := errorText(err)
+	if len(s) > textWindow {
+		s = s[:textWindow]
+	}
+	return s
+}
+
 // matchText classifies the innermost error of a chain by its message.
 func matchText(err error) (Kind, bool) {
-	msg := errorText(err)
-	if len(msg) > textWindow {
-		// The rules match what containers/image and the standard library
-		// say first; the rest of a long text is a registry's body.
-		msg = msg[:textWindow]
-	}
+	msg := textHead(err)
 	if m := unexpectedResponse.FindStringSubmatch(msg); m != nil {
 		status, _ := strconv.Atoi(m[1])
 		return statusKind(status), true
