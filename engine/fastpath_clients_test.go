@@ -119,6 +119,14 @@ func TestFastPathPodmanListsInspectsRuns(t *testing.T) {
 	root, runRoot, id := fastPulledAsserted(t, reg, ref)
 	unmountHome(t, root)
 	pm := podmanOn(t, podman, root, runRoot)
+	t.Cleanup(func() {
+		// A refused `run --rm` leaves podman's container clean-up to finish
+		// on its own; removing every container takes the same locks, so no
+		// podman process still writes in the store when it is removed.
+		if out, err := pm("rm", "--all", "--force"); err != nil {
+			t.Logf("podman rm --all: %v: %s", err, out)
+		}
+	})
 
 	out, err := pm("images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}} {{.Digest}}")
 	if err != nil {
