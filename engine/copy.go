@@ -124,6 +124,7 @@ func (t *transferSpec) run(ctx context.Context, rep *report.Reporter) (*storage.
 // (fastpath.go), else one copy.Image call with a fresh policy context (a
 // PolicyContext is not safe for concurrent use; the parsed policy is).
 func (t *transferSpec) copyOnce(ctx context.Context, rep *report.Reporter, src, dest types.ImageReference) ([]byte, types.ImageReference, error) {
+	t.e.driverProbe.start(t.e.store) // overlaps the downloads; layers wait for it
 	probe := &fastProbe{}
 	defer probe.close()
 	if out, resolved, err := t.fastCopy(ctx, rep, src, dest, probe); !errors.Is(err, errNotFast) {
@@ -140,6 +141,7 @@ func (t *transferSpec) copyOnce(ctx context.Context, rep *report.Reporter, src, 
 	if w, ok := from.(*wrappedRef); ok {
 		w.probe = probe
 	}
+	t.e.driverProbe.wait(t.e.store)
 	out, err := copy.Image(ctx, pc, dest, from, &copy.Options{
 		SourceCtx:               &t.sys,
 		DestinationCtx:          &t.sys,

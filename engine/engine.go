@@ -120,8 +120,9 @@ type Engine struct {
 	// allowedStores are Options.AllowedStores, cleaned.
 	allowedStores []string
 	// others are the allowed stores opened so far (otherstores.go).
-	others   otherStores
-	observer Observer // Options.Observer
+	others      otherStores
+	observer    Observer     // Options.Observer
+	driverProbe *driverProbe // the store's overlay feature probe (driverprobe.go)
 }
 
 // New opens the store (unless Options.Store is given) and reads the host
@@ -164,6 +165,7 @@ func New(opts Options) (*Engine, error) {
 		}
 		e.ownsStore = true
 	}
+	e.driverProbe = probeOf(e.store)
 	if err := checkPartialPulls(e.store, opts.PartialPulls, e.log); err != nil {
 		e.Close()
 		return nil, err
@@ -276,6 +278,7 @@ func (e *Engine) TempDir() string { return e.tmpDir }
 // resuming stay (see ResumeOptions).
 func (e *Engine) Close() error {
 	e.flights.shutdown()
+	e.driverProbe.end()
 	e.closeTmpDir()
 	othersErr := e.others.close()
 	if !e.ownsStore {

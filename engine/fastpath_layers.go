@@ -202,8 +202,11 @@ func (fp *fastPull) stageAll(ctx context.Context, steps []*layerStep, a *applier
 			break
 		}
 		wg.Go(func() {
-			defer func() { <-sem }()
 			out, err := fp.stage(ctx, s, prog)
+			// The slot is for staging: applying waits for the layers
+			// below (and the driver probe), and the next layer must not
+			// wait for that.
+			<-sem
 			if err == nil {
 				a.staged(s, out)
 				return
@@ -296,6 +299,7 @@ func (fp *fastPull) apply(s *layerStep, parent string) error {
 	if l, err := store.Layer(s.id); err == nil && l != nil {
 		return nil
 	}
+	fp.spec.e.driverProbe.wait(fp.spec.e.store) // before any layer is created: see driverProbe
 	if s.staged == nil {
 		return fp.copyStoredLayer(s, parent)
 	}

@@ -30,6 +30,13 @@
 // resume of it replays without hashing again. Complete checks the digest
 // of a resumed blob before its last byte is handed on; a partial that fails
 // (a power loss can leave the state ahead of unsynced data) is removed.
+//
+// Bytes reach the data file in aligned WriteChunk writes, and the end of a
+// burst within IdleFlush, not one write per socket read: the page cache
+// charged a 1 GiB download 0.7 s of CPU for the ~20 KiB writes a socket
+// read gives, a third of that for 64 KiB ones. So a SIGKILL in the middle
+// of a download loses at most the last WriteChunk bytes received; a
+// download that stalled, stopped or was cut loses nothing.
 package blobresume
 
 import (
@@ -43,6 +50,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -117,13 +125,20 @@ type Partial struct {
 	d      digest.Digest
 	size   int64
 	lock   *os.File
-	data   *os.File
 	h      hash.Hash
-	hashed bool  // h covers the bytes [0, off)
-	off    int64 // bytes on disk
-	saved  int64 // offset of the last saved state
-	synced int64 // offset of the last fsync
+	hashed bool  // h covers the bytes [0, disk) (or will, once Prefix is read)
+	off    int64 // bytes accepted: on disk or in buf
 	resume int64 // offset found by Open
+
+	// mu guards what the idle flush (a timer's goroutine) touches.
+	mu     sync.Mutex
+	data   *os.File
+	buf    []byte // accepted bytes not on disk yet: [disk, off)
+	disk   int64  // bytes on disk
+	saved  int64  // offset of the last saved state
+	synced int64  // offset of the last write-back request
+	idle   *time.Timer
+	err    error // a failed idle flush, returned by the next call
 }
 
 // Open locks the partial blob d of the given size and loads what an earlier
@@ -199,7 +214,7 @@ func (p *Partial) load() error {
 		data.Close()
 		return err
 	}
-	p.off, p.saved, p.synced, p.resume = off, off, off, off
+	p.off, p.disk, p.saved, p.synced, p.resume = off, off, off, off, off
 	return nil
 }
 
@@ -233,7 +248,8 @@ func (p *Partial) restore() int64 {
 // found the partial.
 func (p *Partial) Resumed() int64 { return p.resume }
 
-// Offset is the number of bytes on disk: where the download continues.
+// Offset is the number of bytes accepted (on disk, or on their way there):
+// where the download continues.
 func (p *Partial) Offset() int64 { return p.off }
 
 // Size is the blob's declared size.
@@ -277,8 +293,24 @@ func (p *Partial) Verified() bool { return p.hashed }
 // declared size.
 var ErrOversize = errors.New("the registry sent more bytes than the blob's declared size")
 
-// Write appends b (the blob's next bytes) to the partial and its hash,
-// saving the state every SaveEvery bytes.
+// Bounds of the write path.
+const (
+	// WriteChunk is the size of the writes to the data file (at offsets
+	// aligned to it): small writes cost the page cache several times more
+	// CPU per byte (a 1 GiB partial cost 0.7 s of CPU in 20 KiB writes,
+	// the size of a socket read, on the kernel we measured), and much
+	// larger ones cost high-order page allocations.
+	WriteChunk = 64 << 10
+	// IdleFlush is how long accepted bytes may wait in memory for the
+	// rest of their chunk before they are written anyway: a SIGKILL in
+	// the middle of a download loses at most the last WriteChunk bytes
+	// received, and a download that stalled or stopped loses nothing.
+	IdleFlush = 20 * time.Millisecond
+)
+
+// Write appends b (the blob's next bytes) to the partial: it reaches the
+// data file (and the hash) in WriteChunk writes, the rest of a burst within
+// IdleFlush. The state is saved every SaveEvery bytes written.
 func (p *Partial) Write(b []byte) (int, error) {
 	if int64(len(b)) > p.size-p.off {
 		return 0, ErrOversize
@@ -286,29 +318,98 @@ func (p *Partial) Write(b []byte) (int, error) {
 	if !p.hashed && p.off > 0 && p.resume == p.off {
 		return 0, errors.New("blobresume: Write before the prefix was replayed")
 	}
-	n, err := p.data.WriteAt(b, p.off)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return 0, p.err
+	}
+	if p.buf == nil {
+		p.buf = make([]byte, 0, WriteChunk)
+	}
+	n := 0
+	for n < len(b) {
+		room := WriteChunk - int(p.off%WriteChunk) // the chunks are aligned
+		k := min(room, len(b)-n)
+		p.buf = append(p.buf, b[n:n+k]...)
+		n += k
+		p.off += int64(k)
+		if k == room {
+			if err := p.flushLocked(); err != nil {
+				p.err = err
+				return n, err
+			}
+		}
+	}
+	if len(p.buf) > 0 {
+		p.armIdleFlush()
+	}
+	return n, nil
+}
+
+// flushLocked writes the buffered bytes, starts their write-back every
+// SyncEvery bytes and saves the state when due. p.mu is held.
+func (p *Partial) flushLocked() error {
+	if len(p.buf) == 0 {
+		return nil
+	}
+	n, err := p.data.WriteAt(p.buf, p.disk)
 	if p.hashed {
-		p.h.Write(b[:n])
+		p.h.Write(p.buf[:n])
 	}
-	p.off += int64(n)
+	p.disk += int64(n)
+	p.buf = p.buf[:copy(p.buf, p.buf[n:])]
 	if err != nil {
-		return n, err
+		return err
 	}
-	if p.off-p.synced >= orDefault(p.s.SyncEvery, DefaultSyncEvery) {
+	if p.disk-p.synced >= orDefault(p.s.SyncEvery, DefaultSyncEvery) {
 		// Start the write-back without waiting for it: an fsync here
 		// stalled every download on the disk (a cold 1 GiB pull took 1.7x
 		// as long as without a partial).
-		if err := unix.SyncFileRange(int(p.data.Fd()), p.synced, p.off-p.synced, unix.SYNC_FILE_RANGE_WRITE); err != nil && !errors.Is(err, unix.ENOSYS) {
-			return n, err
+		if err := unix.SyncFileRange(int(p.data.Fd()), p.synced, p.disk-p.synced, unix.SYNC_FILE_RANGE_WRITE); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return err
 		}
-		p.synced = p.off
+		p.synced = p.disk
 	}
 	if p.needsSave() {
-		if err := p.save(); err != nil {
-			return n, err
-		}
+		return p.save()
 	}
-	return n, nil
+	return nil
+}
+
+// armIdleFlush (re)starts the timer that writes a burst's last bytes.
+// p.mu is held.
+func (p *Partial) armIdleFlush() {
+	if p.idle == nil {
+		p.idle = time.AfterFunc(IdleFlush, p.idleFlush)
+		return
+	}
+	p.idle.Reset(IdleFlush)
+}
+
+// idleFlush writes what waited IdleFlush in memory. A failure is returned
+// by the next Write, Close or Complete.
+func (p *Partial) idleFlush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.data == nil || p.err != nil {
+		return
+	}
+	if err := p.flushLocked(); err != nil {
+		p.err = err
+	}
+}
+
+// flush writes the buffered bytes now, and reports an idle flush's failure.
+func (p *Partial) flush() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	if err := p.flushLocked(); err != nil {
+		p.err = err
+	}
+	return p.err
 }
 
 // needsSave reports whether the state must be saved now: a hashed partial
@@ -316,9 +417,9 @@ func (p *Partial) Write(b []byte) (int, error) {
 // holds bytes (see the package doc).
 func (p *Partial) needsSave() bool {
 	if !p.hashed {
-		return p.saved == 0 && p.off > 0
+		return p.saved == 0 && p.disk > 0
 	}
-	return p.off-p.saved >= orDefault(p.s.SaveEvery, DefaultSaveEvery)
+	return p.disk-p.saved >= orDefault(p.s.SaveEvery, DefaultSaveEvery)
 }
 
 func orDefault(v, def int64) int64 {
@@ -328,9 +429,10 @@ func orDefault(v, def int64) int64 {
 	return def
 }
 
-// save writes the state for the current offset, atomically.
+// save writes the state for the bytes on disk, atomically. p.mu is held
+// (or no timer is left).
 func (p *Partial) save() error {
-	st := state{Digest: p.d, Size: p.size, Offset: p.off}
+	st := state{Digest: p.d, Size: p.size, Offset: p.disk}
 	if p.hashed {
 		hs, err := p.h.(encoding.BinaryMarshaler).MarshalBinary()
 		if err != nil {
@@ -350,7 +452,7 @@ func (p *Partial) save() error {
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
-	p.saved = p.off
+	p.saved = p.disk
 	return nil
 }
 
@@ -364,10 +466,19 @@ var ErrCannotGrow = errors.New("no room left for the rest of the blob: the parti
 // that cannot grow to its size (the file system lacks the room) or whose
 // data cannot be saved is discarded.
 func (p *Partial) Close() error {
-	err := p.data.Sync()
-	if err == nil && p.off > p.saved {
+	p.stopIdleFlush()
+	p.mu.Lock()
+	err := p.err
+	if err == nil {
+		err = p.flushLocked()
+	}
+	if err == nil {
+		err = p.data.Sync()
+	}
+	if err == nil && p.disk > p.saved {
 		err = p.save()
 	}
+	p.mu.Unlock()
 	if err == nil && !p.canGrow() {
 		err = ErrCannotGrow
 	}
@@ -393,7 +504,10 @@ func (p *Partial) canGrow() bool {
 // Discard removes the partial's files, its lock file included, and
 // releases it.
 func (p *Partial) Discard() {
+	p.stopIdleFlush()
+	p.mu.Lock()
 	p.remove()
+	p.mu.Unlock()
 	if p.lock != nil {
 		// Removed while locked: a process waiting on it finds the path
 		// gone after locking and starts over (see lockFile).
@@ -409,6 +523,9 @@ func (p *Partial) Discard() {
 // wrong or short blob.
 func (p *Partial) Complete() error {
 	defer p.Discard()
+	if err := p.flush(); err != nil {
+		return fmt.Errorf("blob %s: keeping its bytes: %w", p.d, err)
+	}
 	if p.off != p.size {
 		return fmt.Errorf("blob %s: %d of %d bytes", p.d, p.off, p.size)
 	}
@@ -421,18 +538,32 @@ func (p *Partial) Complete() error {
 	return nil
 }
 
+// stopIdleFlush stops the idle flush's timer; one already running finishes
+// (under p.mu) before the data file is closed, or finds it closed.
+func (p *Partial) stopIdleFlush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.idle != nil {
+		p.idle.Stop()
+	}
+}
+
 func (p *Partial) remove() {
 	_ = os.Remove(p.s.path(p.d, ".state"))
 	_ = os.Remove(p.s.path(p.d, ".state.tmp"))
 	_ = os.Remove(p.s.path(p.d, ".data"))
-	p.off, p.saved, p.synced, p.hashed = 0, 0, 0, false
+	p.off, p.disk, p.saved, p.synced, p.hashed = 0, 0, 0, 0, false
+	p.buf = p.buf[:0]
 }
 
 func (p *Partial) release() {
+	p.stopIdleFlush()
+	p.mu.Lock()
 	if p.data != nil {
 		_ = p.data.Close()
 		p.data = nil
 	}
+	p.mu.Unlock()
 	if p.lock != nil {
 		unlock(p.lock)
 		p.lock = nil
