@@ -2,9 +2,11 @@ package engine_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,5 +191,58 @@ func TestFastPathProgressWhileUnpacking(t *testing.T) {
 	progressed := slices.Index(kinds, progress.BlobProgress)
 	if kinds[0] != progress.BlobStarted || kinds[len(kinds)-1] != progress.BlobDone || progressed < 0 {
 		t.Errorf("layer events %v; want started, progress, done", kinds)
+	}
+}
+
+// The overlay driver's one-time probe (idmapped lower layers: a user
+// namespace and a test mount, recorded in the run root) runs while the
+// layers download, not after the first one: the registry holds every
+// layer blob until the probe's answer is recorded, and the pull completes.
+// Started only when the first layer is created, the probe would wait for
+// the blob and the blob for the probe.
+func TestFastPathDriverProbeOverlapsDownloads(t *testing.T) {
+	needOverlay(t)
+	if os.Geteuid() != 0 {
+		t.Skip("the overlay driver probes idmapped mounts only as root")
+	}
+	img := enginetest.NewImage(t, enginetest.WithRandomLayer(t, 1<<20))
+	layer := layerDigests(t, img)[0]
+	var runDir string
+	recorded := func() bool {
+		found, _ := filepath.Glob(filepath.Join(runDir, "overlay", "idmapped-lower-dir-*"))
+		return len(found) > 0
+	}
+	var held atomic.Int32
+	hold := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if enginetest.Blob(layer)(r) {
+				held.Add(1)
+				for !recorded() { // a hang guard, not a timing assertion
+					select {
+					case <-r.Context().Done():
+						return
+					case <-time.After(10 * time.Millisecond):
+					}
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	reg := enginetest.NewRegistry(t, enginetest.WithMiddleware(hold))
+	reg.PushImage(t, "fp/probe:v1", img)
+	opts := enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg))
+	runDir = opts.RunDir
+	e := newEngine(t, opts)
+	if recorded() {
+		t.Fatal("the new store's run root has the probe's answer before any pull")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hang guard
+	defer cancel()
+	res, err := e.Pull(ctx, reg.Host+"/fp/probe:v1", policy.Always, nil)
+	if err != nil {
+		t.Fatalf("pull (the layer blob waits for the probe): %v", err)
+	}
+	if res.Transfer.Path != engine.PathFast || held.Load() == 0 {
+		t.Errorf("path %q, layer requests held %d", res.Transfer.Path, held.Load())
 	}
 }
