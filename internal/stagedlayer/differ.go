@@ -97,7 +97,7 @@ func (d *differ) ApplyDiff(dest string, options *archive.TarOptions, differOpts 
 	diffHash := l.DiffID.Algorithm().Digester()
 	counted := &countingReader{r: tarStream, max: l.MaxUncompressed, progress: l.Progress}
 	tsBuf := bufio.NewWriterSize(ts, 64<<10)
-	payload, done, err := asm.NewInputTarStreamWithDone(io.TeeReader(counted, diffHash.Hash()), tarstorage.NewJSONPacker(tsBuf), tarstorage.NewDiscardFilePutter())
+	payload, done, err := asm.NewInputTarStreamWithDone(io.TeeReader(counted, diffHash.Hash()), tarstorage.NewJSONPacker(tsBuf), &crcPutter{})
 	if err != nil {
 		return out, fmt.Errorf("reading layer %s: %w", l.Digest, err)
 	}
