@@ -31,12 +31,13 @@
 // of a resumed blob before its last byte is handed on; a partial that fails
 // (a power loss can leave the state ahead of unsynced data) is removed.
 //
-// Bytes reach the data file in aligned WriteChunk writes, and the end of a
-// burst within IdleFlush, not one write per socket read: the page cache
-// charged a 1 GiB download 0.7 s of CPU for the ~20 KiB writes a socket
-// read gives, a third of that for 64 KiB ones. So a SIGKILL in the middle
-// of a download loses at most the last WriteChunk bytes received; a
-// download that stalled, stopped or was cut loses nothing.
+// Bytes reach the data file in aligned chunks (WriteChunk, or less for a
+// blob under 100 of them: see chunkFor), and the end of a burst within
+// IdleFlush, not one write per socket read: the page cache charged a 1 GiB
+// download 0.7 s of CPU for the ~20 KiB writes a socket read gives, a third
+// of that for 64 KiB ones. So a SIGKILL in the middle of a download loses
+// at most one chunk, under 1 % of the blob; a download that stalled,
+// stopped or was cut loses nothing.
 package blobresume
 
 import (
@@ -296,21 +297,33 @@ var ErrOversize = errors.New("the registry sent more bytes than the blob's decla
 // Bounds of the write path.
 const (
 	// WriteChunk is the size of the writes to the data file (at offsets
-	// aligned to it): small writes cost the page cache several times more
-	// CPU per byte (a 1 GiB partial cost 0.7 s of CPU in 20 KiB writes,
-	// the size of a socket read, on the kernel we measured), and much
-	// larger ones cost high-order page allocations.
+	// aligned to it) for blobs of 100 chunks or more: small writes cost
+	// the page cache several times more CPU per byte (a 1 GiB partial cost
+	// 0.7 s of CPU in 20 KiB writes, the size of a socket read, on the
+	// kernel we measured), and much larger ones cost high-order page
+	// allocations.
 	WriteChunk = 64 << 10
 	// IdleFlush is how long accepted bytes may wait in memory for the
 	// rest of their chunk before they are written anyway: a SIGKILL in
-	// the middle of a download loses at most the last WriteChunk bytes
-	// received, and a download that stalled or stopped loses nothing.
+	// the middle of a download loses at most the last chunk received,
+	// and a download that stalled or stopped loses nothing.
 	IdleFlush = 20 * time.Millisecond
 )
 
+// chunkFor is the write size for a blob of size bytes: WriteChunk, or the
+// largest power of two under 1 % of the blob (at least 1 KiB), so that a
+// SIGKILL never costs more than 1 % of it.
+func chunkFor(size int64) int64 {
+	c := int64(WriteChunk)
+	for c > 1<<10 && c*100 > size {
+		c /= 2
+	}
+	return c
+}
+
 // Write appends b (the blob's next bytes) to the partial: it reaches the
-// data file (and the hash) in WriteChunk writes, the rest of a burst within
-// IdleFlush. The state is saved every SaveEvery bytes written.
+// data file (and the hash) in aligned chunks (chunkFor), the rest of a
+// burst within IdleFlush. The state is saved every SaveEvery bytes written.
 func (p *Partial) Write(b []byte) (int, error) {
 	if int64(len(b)) > p.size-p.off {
 		return 0, ErrOversize
@@ -324,11 +337,12 @@ func (p *Partial) Write(b []byte) (int, error) {
 		return 0, p.err
 	}
 	if p.buf == nil {
-		p.buf = make([]byte, 0, WriteChunk)
+		p.buf = make([]byte, 0, chunkFor(p.size))
 	}
 	n := 0
 	for n < len(b) {
-		room := WriteChunk - int(p.off%WriteChunk) // the chunks are aligned
+		chunk := int64(cap(p.buf))
+		room := int(chunk - p.off%chunk) // the chunks are aligned
 		k := min(room, len(b)-n)
 		p.buf = append(p.buf, b[n:n+k]...)
 		n += k

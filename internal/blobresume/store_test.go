@@ -105,17 +105,25 @@ func TestKilledFirstDownloadKeepsEveryByte(t *testing.T) {
 	reopenAndFinish(t, s, b, 1700, false)
 }
 
-// A SIGKILL in the middle of a burst loses at most the last WriteChunk
-// bytes received: whole chunks are written as they fill.
+// A SIGKILL in the middle of a burst loses at most the last chunk
+// received: whole chunks are written as they fill. A chunk is WriteChunk
+// for a blob of 100 chunks or more, and under 1 % of a smaller blob.
 func TestKilledMidBurstLosesAtMostOneChunk(t *testing.T) {
-	s, _ := New(filepath.Join(t.TempDir(), "partials"))
-	b, d := blob(t, 4*WriteChunk)
-	p, _ := s.Open(d, int64(len(b)))
-	for off := 0; off < 3*WriteChunk+100; off += 1000 { // socket-read-sized writes
-		_, _ = p.Write(b[off:min(off+1000, 3*WriteChunk+100)])
+	for _, size := range []int{100 * WriteChunk, 256 << 10, 1 << 20} {
+		s, _ := New(filepath.Join(t.TempDir(), "partials"))
+		b, d := blob(t, size)
+		chunk := int(chunkFor(int64(size)))
+		if chunk*100 > size || (size >= 100*WriteChunk && chunk != WriteChunk) {
+			t.Fatalf("%d bytes: chunks of %d", size, chunk)
+		}
+		p, _ := s.Open(d, int64(size))
+		sent := 3*chunk + chunk/2
+		for off := 0; off < sent; off += 1000 { // socket-read-sized writes
+			_, _ = p.Write(b[off:min(off+1000, sent)])
+		}
+		kill(p) // before the idle flush: the half chunk is lost
+		reopenAndFinish(t, s, b, int64(3*chunk), false)
 	}
-	kill(p) // before the idle flush: the last 100 bytes are lost
-	reopenAndFinish(t, s, b, 3*WriteChunk, false)
 }
 
 // Without Close (a SIGKILL), a resumed download starts again at its last
