@@ -78,7 +78,7 @@ func (st *pullState) sourceError(ctx context.Context, ref types.ImageReference, 
 
 // localFiles are the transports that read the client's files (not a
 // store, not a daemon).
-var localFiles = map[string]bool{"oci-archive": true, "docker-archive": true, "oci": true, "dir": true}
+var localFiles = map[string]bool{"oci-archive": true, "docker-archive": true, "oci": true, "dir": true, "tarball": true, "sif": true}
 
 // localFault reclassifies the failure of reading a local file source. A
 // file cut short fails with io.ErrUnexpectedEOF, and one that does not

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,12 +41,16 @@ func TestTransportCorruptLocalSource(t *testing.T) {
 	}
 	dirManifest := readJSON[v1.Manifest](t, filepath.Join(dirSrc, "manifest.json"))
 	cutInHalf(t, filepath.Join(dirSrc, dirManifest.Layers[0].Digest.Hex))
+	tarball := filepath.Join(dir, "cut.tar.gz")
+	writeLayerBlob(t, tarball, img)
+	cutInHalf(t, tarball)
 
 	for _, c := range []struct{ name, ref, path string }{
 		{"oci-archive", "oci-archive:" + archive, archive},
 		{"docker-archive", "docker-archive:" + dockerArchive, dockerArchive},
 		{"oci layout, layer cut short", "oci:" + layout, layout},
 		{"dir, layer cut short", "dir:" + dirSrc, dirSrc},
+		{"tarball", "tarball:" + tarball, tarball},
 	} {
 		for _, limits := range []bool{false, true} {
 			name := c.name
@@ -86,6 +91,28 @@ func TestTransportCorruptLocalSource(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// writeLayerBlob writes img's first layer blob (a gzip tar) to path: a
+// tarball: source.
+func writeLayerBlob(t *testing.T, path string, img v1.Image) {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := layers[0].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
