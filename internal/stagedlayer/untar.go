@@ -93,14 +93,7 @@ func (u *unpacker) ownRoot() error {
 		return err
 	}
 	defer root.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(root.Fd()), &st); err == nil && int(st.Uid) == u.rootIDs.UID && int(st.Gid) == u.rootIDs.GID {
-		return nil
-	}
-	if err := unix.Fchown(int(root.Fd()), u.rootIDs.UID, u.rootIDs.GID); err != nil && !u.opts.IgnoreChownErrors {
-		return &os.PathError{Op: "fchown", Path: ".", Err: err}
-	}
-	return nil
+	return u.safeFchown(int(root.Fd()), ".", u.rootIDs.UID, u.rootIDs.GID)
 }
 
 // entry writes one tar entry.
@@ -297,6 +290,19 @@ func (u *unpacker) safeChown(at entryAt, uid, gid int) error {
 	return nil
 }
 
+// safeFchown is safeChown through an open file descriptor (name is for
+// the error).
+func (u *unpacker) safeFchown(fd int, name string, uid, gid int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err == nil && int(st.Uid) == uid && int(st.Gid) == gid {
+		return nil
+	}
+	if err := unix.Fchown(fd, uid, gid); err != nil && !u.opts.IgnoreChownErrors {
+		return &os.PathError{Op: "fchown", Path: name, Err: err}
+	}
+	return nil
+}
+
 // create writes the entry itself and its metadata.
 func (u *unpacker) create(at entryAt, hdr *tar.Header, body io.Reader) error {
 	typ := hdr.Typeflag
@@ -404,12 +410,8 @@ func (u *unpacker) createLink(at entryAt, hdr *tar.Header, mode uint32) error {
 func (u *unpacker) finishFd(at entryAt, f *os.File, hdr *tar.Header, mode uint32) error {
 	fd := int(f.Fd())
 	if u.doChown {
-		var st unix.Stat_t
-		err := unix.Fstat(fd, &st)
-		if err != nil || int(st.Uid) != hdr.Uid || int(st.Gid) != hdr.Gid {
-			if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil && !u.opts.IgnoreChownErrors {
-				return &os.PathError{Op: "fchown", Path: at.name, Err: err}
-			}
+		if err := u.safeFchown(fd, at.name, hdr.Uid, hdr.Gid); err != nil {
+			return err
 		}
 	}
 	if err := unix.Fchmod(fd, mode); err != nil {
