@@ -20,8 +20,8 @@ import (
 // probe per store, shared by the Engines that use it (driverProbes), and
 // every path of ours that may create a layer waits for it to end first.
 type driverProbe struct {
-	once sync.Once
-	done chan struct{}
+	mu   sync.Mutex
+	done chan struct{} // nil until started; closed when the probe ended
 }
 
 // driverProbes holds the probe of each store (by graph and run root:
@@ -38,23 +38,27 @@ func probeOf(store storage.Store) *driverProbe {
 	return p.(*driverProbe)
 }
 
-// start starts the probe of store's driver unless it has run; it returns
-// at once. p may be nil (not overlay).
+// start starts the probe of store's driver unless it has been started;
+// it returns at once. p may be nil (not overlay).
 func (p *driverProbe) start(store storage.Store) {
 	if p == nil {
 		return
 	}
-	p.once.Do(func() {
-		p.done = make(chan struct{})
-		go func() {
-			defer close(p.done)
-			driver, err := store.GraphDriver()
-			if err != nil {
-				return // storage reports it where it matters
-			}
-			driver.SupportsShifting(nil, nil)
-		}()
-	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done != nil {
+		return
+	}
+	done := make(chan struct{})
+	p.done = done
+	go func() {
+		defer close(done)
+		driver, err := store.GraphDriver()
+		if err != nil {
+			return // storage reports it where it matters
+		}
+		driver.SupportsShifting(nil, nil)
+	}()
 }
 
 // wait returns when the probe has ended, starting it if nothing has (a
@@ -64,16 +68,22 @@ func (p *driverProbe) wait(store storage.Store) {
 		return
 	}
 	p.start(store)
-	<-p.done
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	<-done
 }
 
-// end waits for a probe under way, and keeps one from starting (Close).
+// end waits for a probe under way (Close). It does not keep a later one
+// from starting: other Engines may share the store.
 func (p *driverProbe) end() {
 	if p == nil {
 		return
 	}
-	p.once.Do(func() {})
-	if p.done != nil {
-		<-p.done
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	if done != nil {
+		<-done
 	}
 }

@@ -246,3 +246,34 @@ func TestFastPathDriverProbeOverlapsDownloads(t *testing.T) {
 		t.Errorf("path %q, layer requests held %d", res.Transfer.Path, held.Load())
 	}
 }
+
+// An Engine closed before it pulled anything leaves the store's probe
+// usable: the next Engine on the same store pulls (Close once used up
+// the probe's start, and the next pull waited for a probe never started).
+func TestFastPathDriverProbeAfterAnEngineClosedUnused(t *testing.T) {
+	needOverlay(t)
+	reg := enginetest.NewRegistry(t)
+	reg.Push(t, "fp/app:v1", enginetest.Files{"a": "1"})
+	opts := enginetest.NewEngineOptions(t, enginetest.WithRegistry(reg))
+	unused, err := engine.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unused.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, opts)
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Pull(context.Background(), reg.Host+"/fp/app:v1", policy.Always, nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute): // a hang guard, not a timing assertion
+		t.Fatal("the pull after an unused Engine's Close did not end")
+	}
+}
