@@ -390,38 +390,23 @@ func (p *Partial) flushLocked() error {
 	return nil
 }
 
-// armIdleFlush (re)starts the timer that writes a burst's last bytes.
-// p.mu is held.
+// armIdleFlush (re)starts the timer that writes a burst's last bytes; its
+// failure is returned by the next Write, Close or Complete. p.mu is held.
 func (p *Partial) armIdleFlush() {
 	if p.idle == nil {
-		p.idle = time.AfterFunc(IdleFlush, p.idleFlush)
+		p.idle = time.AfterFunc(IdleFlush, func() { _ = p.flush() })
 		return
 	}
 	p.idle.Reset(IdleFlush)
 }
 
-// idleFlush writes what waited IdleFlush in memory. A failure is returned
-// by the next Write, Close or Complete.
-func (p *Partial) idleFlush() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.data == nil || p.err != nil {
-		return
-	}
-	if err := p.flushLocked(); err != nil {
-		p.err = err
-	}
-}
-
-// flush writes the buffered bytes now, and reports an idle flush's failure.
+// flush writes the buffered bytes now (nothing once the partial is
+// released), and returns this or an earlier flush's failure.
 func (p *Partial) flush() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.err != nil {
-		return p.err
-	}
-	if err := p.flushLocked(); err != nil {
-		p.err = err
+	if p.err == nil && p.data != nil {
+		p.err = p.flushLocked()
 	}
 	return p.err
 }
@@ -481,11 +466,8 @@ var ErrCannotGrow = errors.New("no room left for the rest of the blob: the parti
 // data cannot be saved is discarded.
 func (p *Partial) Close() error {
 	p.stopIdleFlush()
+	err := p.flush()
 	p.mu.Lock()
-	err := p.err
-	if err == nil {
-		err = p.flushLocked()
-	}
 	if err == nil {
 		err = p.data.Sync()
 	}
