@@ -107,6 +107,18 @@ type halfBlob struct {
 	once    sync.Once
 }
 
+// killChild SIGKILLs the child puller holding half a blob, waits for it
+// to end, then lets the registry answer in full again.
+func (h *halfBlob) killChild(t *testing.T, cmd *exec.Cmd, exited chan error) {
+	t.Helper()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	h.armed.Store(false)
+	close(h.release)
+}
+
 func (h *halfBlob) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !h.armed.Load() || !enginetest.Kind(enginetest.BlobGet)(r) {
@@ -178,12 +190,7 @@ func TestKillMidPull(t *testing.T) {
 	case err := <-exited:
 		t.Fatalf("the child ended before the blob was half sent: %v", err)
 	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-exited
-	h.armed.Store(false)
-	close(h.release)
+	h.killChild(t, cmd, exited)
 
 	e := newEngine(t, opts)
 	if _, err := e.Pull(ctx, reg.Host+"/team/victim:v1", policy.Never, nil); !errors.Is(err, storage.ErrImageUnknown) {

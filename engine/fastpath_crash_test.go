@@ -90,12 +90,7 @@ func TestFastPathKillWhileStaging(t *testing.T) {
 	half := ri.layerSize / 2
 	saved := waitForKeptBytes(t, opts, ri.layer, half, exited)
 	staged := waitForStaging(t, opts.RootDir, 2, exited)
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-exited
-	h.armed.Store(false)
-	close(h.release)
+	h.killChild(t, cmd, exited)
 	t.Logf("killed with %d bytes kept and staging directories %v", saved, staged)
 
 	e := newEngine(t, opts)

@@ -157,12 +157,7 @@ func TestResumeAfterKill(t *testing.T) {
 	// registry sent, half the layer: a SIGKILL must lose none of it.
 	half := ri.layerSize / 2
 	saved := waitForKeptBytes(t, opts, ri.layer, half, exited)
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-exited
-	h.armed.Store(false)
-	close(h.release)
+	h.killChild(t, cmd, exited)
 
 	reg.Requests.Reset()
 	e := newEngine(t, opts)
