@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/pullengine/pullengine/internal/fetch"
 	"github.com/pullengine/pullengine/internal/report"
 	"github.com/pullengine/pullengine/progress"
 	"go.podman.io/image/v5/types"
@@ -125,10 +126,11 @@ func (b *stagingBlob) unpacked(n int64) {
 // done marks the blob staged and verified.
 func (b *stagingBlob) done() { b.succeeded = true }
 
-// fastLimits applies Options.Limits' uncompressed sizes to the fast path:
-// each layer's tar is bounded by the differ (MaxUncompressed), and the sum
-// of the layers being staged by a shared count, checked as they grow (at
-// the differ's progress steps) and exactly once all are staged.
+// fastLimits applies Options.Limits' uncompressed sizes to the fast path,
+// with fetch.Counter's errors but without its second decompression: each
+// layer's tar is bounded by the differ (MaxUncompressed), and the sum of
+// the layers being staged by a shared count, checked as they grow (at the
+// differ's progress steps) and exactly once all are staged.
 type fastLimits struct {
 	l     Limits
 	total atomic.Int64
@@ -149,7 +151,7 @@ func (f *fastLimits) add(delta int64) { f.total.Add(delta) }
 // exceeded returns the image limit's error once the count is past it.
 func (f *fastLimits) exceeded() error {
 	if f.l.MaxImageSize > 0 && f.total.Load() > f.l.MaxImageSize {
-		return limitError("the image unpacks to more than the limit of %d bytes", f.l.MaxImageSize)
+		return fetch.ImageTooLarge(f.l.MaxImageSize)
 	}
 	return nil
 }
@@ -157,7 +159,7 @@ func (f *fastLimits) exceeded() error {
 // tooLarge is the error of a layer the differ found past perLayer.
 func (f *fastLimits) tooLarge(d digest.Digest) error {
 	if f.l.MaxLayerSize > 0 && f.l.MaxLayerSize == f.perLayer() {
-		return limitError("layer %s unpacks to more than the limit of %d bytes", d, f.l.MaxLayerSize)
+		return fetch.LayerTooLarge(d, f.l.MaxLayerSize)
 	}
-	return limitError("the image unpacks to more than the limit of %d bytes", f.l.MaxImageSize)
+	return fetch.ImageTooLarge(f.l.MaxImageSize)
 }

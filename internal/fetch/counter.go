@@ -15,8 +15,10 @@ import (
 // MaxLayer bytes, all of them together at most MaxImage (0: no bound). It
 // counts by decompressing a copy of each layer's bytes as they pass (Open
 // does that for a Blob with Layer set); a reader that decompresses anyway
-// (the fast path) calls Add instead. Past a bound, the layer's stream fails
-// with an Unsupported error that is not retried. Safe for concurrent use.
+// counts what it unpacks itself and fails with the same errors
+// (LayerTooLarge, ImageTooLarge; the engine's fast path does). Past a
+// bound, the layer's stream fails with an Unsupported error that is not
+// retried. Safe for concurrent use.
 type Counter struct {
 	MaxLayer, MaxImage int64
 	image              atomic.Int64 // bytes the pull's layers unpacked to
@@ -37,17 +39,24 @@ func (c *Counter) Add(d digest.Digest, layer *int64, n int64) error {
 	*layer += n
 	total := c.image.Add(n)
 	if c.MaxLayer > 0 && *layer > c.MaxLayer {
-		return limitError("layer %s unpacks to more than the limit of %d bytes", d, c.MaxLayer)
+		return LayerTooLarge(d, c.MaxLayer)
 	}
 	if c.MaxImage > 0 && total > c.MaxImage {
-		return limitError("the image unpacks to more than the limit of %d bytes", c.MaxImage)
+		return ImageTooLarge(c.MaxImage)
 	}
 	return nil
 }
 
-// limitError is a limit refusal: Unsupported, never retried.
-func limitError(format string, args ...any) error {
-	return engineerr.Final(pullerrors.Errorf(pullerrors.Unsupported, format, args...))
+// LayerTooLarge is the refusal of layer d, which unpacks to more than max
+// bytes: Unsupported, never retried.
+func LayerTooLarge(d digest.Digest, max int64) error {
+	return engineerr.Final(pullerrors.Errorf(pullerrors.Unsupported, "layer %s unpacks to more than the limit of %d bytes", d, max))
+}
+
+// ImageTooLarge is the refusal of an image whose layers unpack to more than
+// max bytes: Unsupported, never retried.
+func ImageTooLarge(max int64) error {
+	return engineerr.Final(pullerrors.Errorf(pullerrors.Unsupported, "the image unpacks to more than the limit of %d bytes", max))
 }
 
 // wrap tees rc through a counter of what it unpacks to.
