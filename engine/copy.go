@@ -137,10 +137,7 @@ func (t *transferSpec) copyOnce(ctx context.Context, rep *report.Reporter, src, 
 	defer func() { _ = pc.Destroy() }()
 	var resolved types.ImageReference
 	events, stop := rep.CopyProgress(describeRef(src))
-	from := t.wrapSource(rep, src)
-	if w, ok := from.(*wrappedRef); ok {
-		w.probe = probe
-	}
+	from := t.wrapSource(rep, src, probe)
 	t.e.driverProbe.wait(t.e.store)
 	out, err := copy.Image(ctx, pc, dest, from, &copy.Options{
 		SourceCtx:               &t.sys,

@@ -262,13 +262,21 @@ func loadSignaturePolicy(sys *types.SystemContext, log *slog.Logger) (*signature
 // Store returns the store the engine pulls into.
 func (e *Engine) Store() storage.Store { return e.store }
 
-// TempDir is the Engine's private temporary directory, under the
-// SystemContext's BigFilesTemporaryDir (by default the store's tmp), or ""
-// if it could not be made (New logs why). Close removes it; if the process
-// dies first, the next Engine started on the same directory removes it. A
-// caller keeping files for its pulls there (httpapi's private copies of
-// local sources) gets the same clean-up.
-func (e *Engine) TempDir() string { return e.tmpDir }
+// TempDir is the directory for the Engine's big temporary files: its
+// private directory under the SystemContext's BigFilesTemporaryDir (by
+// default the store's tmp). Close removes it; if the process dies first,
+// the next Engine started on the same directory removes it. A caller
+// keeping files for its pulls there (httpapi's private copies of local
+// sources) gets the same clean-up. Where the private directory could not
+// be made (New logs why, e.g. a file system without flock), TempDir is
+// BigFilesTemporaryDir itself, where containers/image writes too, and
+// nothing there is removed for the caller.
+func (e *Engine) TempDir() string {
+	if e.tmpDir == "" {
+		return e.sys.BigFilesTemporaryDir
+	}
+	return e.tmpDir
+}
 
 // Close cancels the transfers still in flight and waits until each has torn
 // down (temporary files removed, partial layers left as they are; see

@@ -158,6 +158,35 @@ func checkFiles(t *testing.T, s storage.Store, imageID string, layers []enginete
 	}
 }
 
+// TestPartialPullOneManifestGET: the fast path reads the manifest, leaves
+// a zstd:chunked image to copy.Image for a partial pull, and hands it the
+// source it opened: the registry sees one manifest GET (a registry may
+// count each as a pull), and v2 still fetches only what changed (the
+// source kept its ranged reads).
+func TestPartialPullOneManifestGET(t *testing.T) {
+	reg := enginetest.NewRegistry(t)
+	partialImages(t, reg)
+	ctx := context.Background()
+	e := partialEngine(t, reg, types.OptionalBoolTrue)
+	for _, tag := range []string{"v1", "v2"} {
+		reg.Requests.Reset()
+		res, err := e.Pull(ctx, reg.Host+"/team/app:"+tag, policy.Missing, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Transfer.Path != engine.PathCopy {
+			t.Errorf("%s: Transfer.Path %q, want %q (partial pulls are copy.Image's)", tag, res.Transfer.Path, engine.PathCopy)
+		}
+		if n := reg.Requests.Count(enginetest.ManifestGet); n != 1 {
+			t.Errorf("%s: %d manifest GETs, want 1", tag, n)
+		}
+	}
+	blobs := enginetest.BlobsSize(reg.Blobs(t, "team/app:v2"))
+	if served := reg.Requests.BlobBytes(); served > blobs/10 {
+		t.Errorf("v2: registry served %d of %d blob bytes: not a partial pull", served, blobs)
+	}
+}
+
 // TestPartialPullFallsBackWhenRangesAreRefused: a registry that answers
 // multi-range reads with 400 still serves the pull, in whole blobs.
 func TestPartialPullFallsBackWhenRangesAreRefused(t *testing.T) {

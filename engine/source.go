@@ -18,8 +18,8 @@ package engine
 // and signatures other than simple signing (sigstore). wrapSource
 // therefore leaves the source alone when the store has partial pulls
 // enabled (enable_partial_images: storage then fetches only missing chunks
-// itself) and no Limits are set, and when the signature policy asks for
-// sigstore signatures.
+// itself) and no Limits are set (probedRef), and when the signature policy
+// asks for sigstore signatures.
 
 import (
 	"context"
@@ -40,16 +40,18 @@ import (
 	"go.podman.io/image/v5/types"
 )
 
-// wrapSource returns the reference copy.Image should read from: src, or a
-// wrapper whose image source resumes blobs and enforces sizes and limits.
-func (t *transferSpec) wrapSource(rep *report.Reporter, src types.ImageReference) types.ImageReference {
+// wrapSource returns the reference copy.Image should read from: a
+// wrapper whose image source resumes blobs and enforces sizes and limits,
+// or, where a wrapper would hide what copy.Image needs, src itself (with
+// the source the fast path left in probe, if any).
+func (t *transferSpec) wrapSource(rep *report.Reporter, src types.ImageReference, probe *fastProbe) types.ImageReference {
 	e := t.e
 	registry := src.Transport().Name() == "docker"
 	if !registry && !e.limits.set() {
 		return src
 	}
 	if registry && partialPullsActive(e.store) && !e.limits.set() {
-		return src
+		return &probedRef{ImageReference: src, probe: probe}
 	}
 	if needsSigstore(t.cfg.policy) {
 		if e.limits.set() {
@@ -57,7 +59,26 @@ func (t *transferSpec) wrapSource(rep *report.Reporter, src types.ImageReference
 		}
 		return src
 	}
-	return &wrappedRef{ImageReference: src, e: e, rep: rep, registry: registry}
+	return &wrappedRef{ImageReference: src, e: e, rep: rep, registry: registry, probe: probe}
+}
+
+// probedRef is src whose NewImageSource returns the source the fast path
+// opened, when it left one: the very object containers/image made, so its
+// private extensions (ranged reads for partial pulls) stay, and its
+// top-level manifest is already loaded: the fallback costs no second GET
+// of it. A manifest list's instance is read again (by digest), since the
+// source's GetManifest cannot be wrapped without hiding those extensions.
+type probedRef struct {
+	types.ImageReference
+	probe *fastProbe
+}
+
+// NewImageSource returns the probe's source, else opens one.
+func (r *probedRef) NewImageSource(ctx context.Context, sys *types.SystemContext) (types.ImageSource, error) {
+	if src := r.probe.source(); src != nil {
+		return src, nil
+	}
+	return r.ImageReference.NewImageSource(ctx, sys)
 }
 
 // needsSigstore reports whether the policy has a sigstoreSigned

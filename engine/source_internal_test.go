@@ -71,7 +71,7 @@ func TestWrapSourceDecision(t *testing.T) {
 			e.store = overlayStore{store} // only overlay applies partial layers
 		}
 		tr := &transferSpec{e: e, cfg: cfg}
-		_, wrapped := tr.wrapSource(nil, tc.ref).(*wrappedRef)
+		_, wrapped := tr.wrapSource(nil, tc.ref, nil).(*wrappedRef)
 		if wrapped != tc.wrapped {
 			t.Errorf("%s: wrapped %v, want %v", tc.name, wrapped, tc.wrapped)
 		}

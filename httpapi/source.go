@@ -27,7 +27,6 @@ import (
 	"regexp"
 	"strings"
 
-	pullerrors "github.com/pullengine/pullengine/errors"
 	"github.com/pullengine/pullengine/internal/localsource"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/transports/alltransports"
@@ -154,19 +153,12 @@ var localKinds = map[string]localsource.Kind{
 // The caller closes the source after the pull. Errors are classified
 // (pullerrors): their HTTP status is the answer.
 //
-// The copy is made in the Engine's private temporary directory: if the
-// server is killed during a pull, the next Engine on the store removes it
-// with the Engine's other leftovers.
+// The copy is made in the Engine's temporary directory (Engine.TempDir):
+// if the server is killed during a pull, the next Engine on the store
+// removes it with the Engine's other leftovers.
 func (h *handler) openLocal(ctx context.Context, lp *localPath) (string, *localsource.Source, error) {
-	tmp := h.e.TempDir()
-	if tmp == "" { // the Engine has none (it logged why): the store's tmp
-		tmp = filepath.Join(h.e.Store().GraphRoot(), "tmp")
-		if err := os.MkdirAll(tmp, 0o700); err != nil {
-			return "", nil, pullerrors.Wrap(pullerrors.Storage, err)
-		}
-	}
 	src, err := localsource.Open(ctx, lp.root, lp.rel, localKinds[lp.transport], lp.shown,
-		localsource.Options{TempDir: tmp, MaxBytes: h.cfg.maxLocalBytes})
+		localsource.Options{TempDir: h.e.TempDir(), MaxBytes: h.cfg.maxLocalBytes})
 	if err != nil {
 		return "", nil, err
 	}
