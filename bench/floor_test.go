@@ -261,12 +261,7 @@ func BenchmarkColdLargeFloor(b *testing.B) {
 	b.Cleanup(srv.Close)
 	host := srv.Listener.Addr().String()
 	name := host + "/bench/big:v1"
-	sp := &streamPut{host: host, repo: "bench/big"}
-	for _, l := range img.layers {
-		sp.blobs = append(sp.blobs, l.digest)
-		sp.diffIDs = append(sp.diffIDs, l.diffID)
-		sp.sizes = append(sp.sizes, l.size)
-	}
+	sp := img.streamPut(host, "bench/big", false)
 
 	var t tally
 	for b.Loop() {

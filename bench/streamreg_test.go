@@ -105,6 +105,18 @@ func newGenImage(total int64, n int) (*genImage, error) {
 	return img, nil
 }
 
+// streamPut streams the image's layers, served as repo by host, into a
+// store (streamPut).
+func (img *genImage) streamPut(host, repo string, verify bool) *streamPut {
+	sp := &streamPut{host: host, repo: repo, verify: verify}
+	for _, l := range img.layers {
+		sp.blobs = append(sp.blobs, l.digest)
+		sp.diffIDs = append(sp.diffIDs, l.diffID)
+		sp.sizes = append(sp.sizes, l.size)
+	}
+	return sp
+}
+
 // size is the bytes a pull transfers: config and layer blobs.
 func (img *genImage) size() int64 {
 	n := int64(len(img.config))
