@@ -155,7 +155,8 @@ var localKinds = map[string]localsource.Kind{
 //
 // The copy is made in the Engine's temporary directory (Engine.TempDir):
 // if the server is killed during a pull, the next Engine on the store
-// removes it with the Engine's other leftovers.
+// removes it with the Engine's other leftovers (unless the Engine could
+// make no private directory: see TempDir).
 func (h *handler) openLocal(ctx context.Context, lp *localPath) (string, *localsource.Source, error) {
 	src, err := localsource.Open(ctx, lp.root, lp.rel, localKinds[lp.transport], lp.shown,
 		localsource.Options{TempDir: h.e.TempDir(), MaxBytes: h.cfg.maxLocalBytes})
