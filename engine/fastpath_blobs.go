@@ -27,7 +27,7 @@ type blobOpener struct {
 // differ bounds what a layer unpacks to in its one decompression
 // (fastLimits).
 func (t *transferSpec) newBlobOpener(rep *report.Reporter, srcRef types.ImageReference, src types.ImageSource) blobOpener {
-	ref := &wrappedRef{ImageReference: srcRef, e: t.e, rep: rep, registry: true}
+	ref := &wrappedRef{probedRef: probedRef{ImageReference: srcRef}, e: t.e, rep: rep, registry: true}
 	ws := &wrappedSource{ImageSource: src, ref: ref, sys: &t.sys, layers: map[digest.Digest]bool{}} // no Limits counter
 	return blobOpener{
 		open: func(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache) (io.ReadCloser, error) {

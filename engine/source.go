@@ -59,15 +59,17 @@ func (t *transferSpec) wrapSource(rep *report.Reporter, src types.ImageReference
 		}
 		return src
 	}
-	return &wrappedRef{ImageReference: src, e: e, rep: rep, registry: registry, probe: probe}
+	return &wrappedRef{probedRef: probedRef{ImageReference: src, probe: probe}, e: e, rep: rep, registry: registry}
 }
 
 // probedRef is src whose NewImageSource returns the source the fast path
 // opened, when it left one: the very object containers/image made, so its
 // private extensions (ranged reads for partial pulls) stay, and its
 // top-level manifest is already loaded: the fallback costs no second GET
-// of it. A manifest list's instance is read again (by digest), since the
-// source's GetManifest cannot be wrapped without hiding those extensions.
+// of it. Used alone (partial pulls), a manifest list's instance is read
+// again (by digest), since the source's GetManifest cannot be wrapped
+// without hiding those extensions; wrappedRef builds on it and also hands
+// over the manifests read.
 type probedRef struct {
 	types.ImageReference
 	probe *fastProbe
@@ -91,19 +93,18 @@ func needsSigstore(p *signature.Policy) bool {
 	return err != nil || strings.Contains(string(raw), `"sigstoreSigned"`)
 }
 
-// wrappedRef is src whose NewImageSource returns a wrappedSource.
+// wrappedRef is src whose NewImageSource returns a wrappedSource around
+// the source probedRef gives (its probe is what the fast path opened and
+// read in this attempt before it left the pull to copy.Image: the source
+// is taken, and GetManifest takes its manifests).
 type wrappedRef struct {
-	types.ImageReference
+	probedRef
 	e        *Engine
 	rep      *report.Reporter
 	registry bool
 	// suspect: a partial this copy resumed was found bad and discarded;
 	// the copy's failure is then an Integrity one (see copyOnce).
 	suspect atomic.Bool
-	// probe is what the fast path opened and read in this attempt before
-	// it left the pull to copy.Image (fastpath.go): NewImageSource takes
-	// its open source, GetManifest its manifests.
-	probe *fastProbe
 }
 
 // copyError classifies the failure of a copy that read from ref: when a
@@ -118,12 +119,9 @@ func copyError(ref types.ImageReference, err error) error {
 
 // NewImageSource opens the real source and wraps it.
 func (r *wrappedRef) NewImageSource(ctx context.Context, sys *types.SystemContext) (types.ImageSource, error) {
-	inner := r.probe.source()
-	if inner == nil {
-		var err error
-		if inner, err = r.ImageReference.NewImageSource(ctx, sys); err != nil {
-			return nil, engineerr.Bound(err) // where a registry's error text enters: cut once, before copy.Image wraps it
-		}
+	inner, err := r.probedRef.NewImageSource(ctx, sys)
+	if err != nil {
+		return nil, engineerr.Bound(err) // where a registry's error text enters: cut once, before copy.Image wraps it
 	}
 	return &wrappedSource{ImageSource: inner, ref: r, sys: sys, layers: map[digest.Digest]bool{}, counter: r.e.limits.counter()}, nil
 }
