@@ -68,10 +68,7 @@ func (p *driverProbe) wait(store storage.Store) {
 		return
 	}
 	p.start(store)
-	p.mu.Lock()
-	done := p.done
-	p.mu.Unlock()
-	<-done
+	<-p.started()
 }
 
 // end waits for a probe under way (Close). It does not keep a later one
@@ -80,10 +77,14 @@ func (p *driverProbe) end() {
 	if p == nil {
 		return
 	}
-	p.mu.Lock()
-	done := p.done
-	p.mu.Unlock()
-	if done != nil {
+	if done := p.started(); done != nil {
 		<-done
 	}
+}
+
+// started is the channel closed when the probe ends, nil before it starts.
+func (p *driverProbe) started() chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.done
 }
